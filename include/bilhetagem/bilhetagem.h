@@ -1,0 +1,19 @@
+/* bilhetagem/bilhetagem.h - the whole public SDK in one include.
+ *
+ * A plugin includes this header (or the individual ones) and nothing else
+ * of the Bilhetagem tree.  See docs/plugin-guide.md.
+ *
+ *   plugin.h    the descriptor, lifecycle, errors, services
+ *   http.h      routes, requests, responses, hooks, the principal
+ *   events.h    units of work, publishing and subscribing to events
+ *   log.h       structured logging
+ */
+#ifndef BILHETAGEM_BILHETAGEM_H
+#define BILHETAGEM_BILHETAGEM_H
+
+#include <bilhetagem/plugin.h>
+#include <bilhetagem/http.h>
+#include <bilhetagem/events.h>
+#include <bilhetagem/log.h>
+
+#endif

@@ -1,0 +1,60 @@
+/* bilhetagem/events.h - units of work and the event bus.
+ *
+ * Every handler runs inside a unit of work: an HTTP handler in its request's
+ * unit (bh_req_unit), an event subscriber in the unit the core opens for that
+ * delivery.  Events published in a unit belong to it: they are delivered
+ * only if the unit succeeds (an HTTP response below 400, a subscriber
+ * returning 0) and never if it fails.  The storage layer makes that promise
+ * durable (a transactional outbox) without changing these signatures.
+ *
+ * Events are CloudEvents 1.0: the core fills `specversion`, `id`, `source`
+ * (bilhetagem/<plugin>), `time` and `datacontenttype`; the publisher gives
+ * `type`, an optional `subject` (the aggregate id: delivery is ordered per
+ * subject) and the `data` object.
+ *
+ * Delivery is at least once: a subscriber must tolerate seeing an event
+ * twice.  Subscribers run on worker threads, several at a time.
+ */
+#ifndef BILHETAGEM_EVENTS_H
+#define BILHETAGEM_EVENTS_H
+
+#include <bilhetagem/http.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct bh_event bh_event;
+
+/* Subscriber: return 0 when handled, non-zero to have the delivery retried
+ * later.  `ev` and everything read from it are borrowed for the call. */
+typedef int (*bh_event_fn)(bh_unit *unit, const bh_event *ev, void *arg);
+
+/* Subscribe to events of exactly `type` ("payment.captured").  `name`
+ * identifies the subscriber within the plugin (deduplication key). */
+int bh_event_subscribe(bh_plugin_ctx *ctx, const char *type, const char *name,
+                       bh_event_fn fn, void *arg);
+
+/* Publish in `unit`.  `data` is stolen (an object; NULL means {}).
+ * `subject` may be NULL.  Returns 0, or -1 on invalid arguments.  Any thread
+ * that owns `unit`. */
+int bh_event_publish(bh_unit *unit, const char *type, const char *subject,
+                     json_t *data);
+
+/* Accessors: borrowed for the duration of the subscriber call. */
+const char *bh_event_id(const bh_event *ev);
+const char *bh_event_type(const bh_event *ev);
+const char *bh_event_source(const bh_event *ev);
+const char *bh_event_subject(const bh_event *ev); /* may be NULL */
+const char *bh_event_time(const bh_event *ev);    /* RFC 3339 UTC */
+const json_t *bh_event_data(const bh_event *ev);
+/* The whole CloudEvents envelope. */
+const json_t *bh_event_envelope(const bh_event *ev);
+
+/* The request id (or event id) that opened `unit`, for log correlation. */
+const char *bh_unit_id(const bh_unit *unit);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
