@@ -59,8 +59,12 @@ static const char *const fx_deps[] = {FX_DEP, NULL};
 #define FX_DEPS NULL
 #endif
 
-#ifndef FX_NO_DESCRIPTOR
+/* FX_NO_DESCRIPTOR exports the descriptor under a wrong symbol name. */
+#ifdef FX_NO_DESCRIPTOR
+BH_EXPORT const bh_plugin_descriptor bh_plugin_misnamed = {
+#else
 BH_PLUGIN(fixture) = {
+#endif
     .abi_version = FX_ABI,
     .name = FX_NAME,
     .version = "0.0.1",
@@ -69,7 +73,3 @@ BH_PLUGIN(fixture) = {
     .start = fx_start,
     .stop = fx_stop,
 };
-#else
-/* exports something, just not the descriptor */
-BH_EXPORT int bh_plugin_wrong_name = 1;
-#endif
