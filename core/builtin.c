@@ -10,10 +10,12 @@
 
 #include "server.h"
 
+/* A constant answer: load balancers poll this many times a second. */
 static int healthz(bh_request *req, void *arg)
 {
     (void)arg;
-    bh_resp_json(req, 200, json_pack("{s:s}", "status", "ok"));
+    static const char ok[] = "{\"status\":\"ok\"}\n";
+    bh_resp_bytes(req, 200, "application/json", ok, sizeof ok - 1);
     return 0;
 }
 

@@ -113,6 +113,14 @@ int bh_random(void *buf, size_t len);
 /* 32 lowercase hex chars from 16 random bytes. */
 void bh_random_hex_id(char out[33]);
 
+/* A fast per-thread generator for ids that must be unique, not secret
+ * (request ids): splitmix64 seeded from getrandom(2). */
+typedef struct bh_idgen {
+    uint64_t state;
+} bh_idgen;
+void bh_idgen_seed(bh_idgen *g);
+void bh_idgen_hex(bh_idgen *g, char out[33]);
+
 /* log.c */
 int bh_log_open(const bh_config *cfg, char *err, size_t errlen);
 int bh_log_reopen(void);
@@ -120,6 +128,16 @@ void bh_log_set_level(bh_log_level level);
 void bh_log_core(bh_log_level level, const char *fmt, ...) BH_PRINTF(2, 3);
 /* Write one JSON object as a line (steals obj). */
 void bh_log_json(json_t *obj);
+
+/* A per-thread batch of log lines (see log.c). */
+#define BH_LOG_FLUSH_MS 100
+typedef struct bh_log_buffer {
+    size_t len;
+    char data[32768];
+} bh_log_buffer;
+/* Append obj as a line (steals obj); flushes first when full. */
+void bh_log_buffered(bh_log_buffer *b, json_t *obj);
+void bh_log_buffer_flush(bh_log_buffer *b);
 
 /* loader.c */
 int bh_plugins_load(bh_app *app, const char *plugin_dir, char *err, size_t errlen);

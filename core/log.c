@@ -3,7 +3,10 @@
  * Every line is one JSON object built with jansson, written with a single
  * fputs under a mutex so lines from several workers never interleave.  The
  * stream is stdout unless log.file is set; SIGHUP reopens that file (for
- * logrotate).  Messages are formatted by the caller's printf format: the
+ * logrotate).  Access-log lines, one per request, go through a per-worker
+ * bh_log_buffer instead: the worker flushes it when it is full and every
+ * BH_LOG_FLUSH_MS, so a busy server does one write per batch, not per request
+ * (at most that long of access lines is lost if the process is killed).  Messages are formatted by the caller's printf format: the
  * SDK header tells plugin authors never to pass secrets.
  */
 #include <errno.h>
@@ -82,18 +85,51 @@ void bh_log_set_level(bh_log_level level)
     log_min = level;
 }
 
+/* Append `len` bytes under the lock with one fwrite + fflush. */
+static void log_write(const char *data, size_t len)
+{
+    pthread_mutex_lock(&log_lock);
+    FILE *out = log_out ? log_out : stdout;
+    fwrite(data, 1, len, out);
+    fflush(out);
+    pthread_mutex_unlock(&log_lock);
+}
+
+void bh_log_buffer_flush(bh_log_buffer *b)
+{
+    if (b->len) {
+        log_write(b->data, b->len);
+        b->len = 0;
+    }
+}
+
+void bh_log_buffered(bh_log_buffer *b, json_t *obj)
+{
+    size_t flags = JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(6);
+    size_t room = sizeof b->data - b->len;
+    size_t n = json_dumpb(obj, b->data + b->len, room > 1 ? room - 1 : 0, flags);
+    if (n == 0 || n + 1 > room) { /* does not fit: flush, then try again */
+        bh_log_buffer_flush(b);
+        n = json_dumpb(obj, b->data, sizeof b->data - 1, flags);
+        if (n == 0 || n + 1 > sizeof b->data) { /* a giant line goes alone */
+            bh_log_json(obj);
+            return;
+        }
+    }
+    b->len += n;
+    b->data[b->len++] = '\n';
+    json_decref(obj);
+}
+
 void bh_log_json(json_t *obj)
 {
     char *line = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(6));
     json_decref(obj);
     if (!line)
         return;
-    pthread_mutex_lock(&log_lock);
-    FILE *out = log_out ? log_out : stdout;
-    fputs(line, out);
-    fputc('\n', out);
-    fflush(out);
-    pthread_mutex_unlock(&log_lock);
+    size_t n = strlen(line);
+    line[n] = '\n'; /* replaces the NUL: written by length */
+    log_write(line, n + 1);
     free(line);
 }
 

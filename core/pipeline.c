@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "request.h"
 #include "server.h"
@@ -228,18 +229,56 @@ static void process(bh_request *req, bh_worker *w)
     run_handler(req);
 }
 
-static void access_log(const bh_request *req, int64_t us)
+/* RFC 3339 UTC with milliseconds; the date part is formatted once a second. */
+static void worker_clock(bh_worker *w, char out[32])
 {
-    const char *route = req->route ? req->route->tmpl : NULL;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec != w->clock_sec) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(w->clock_text, sizeof w->clock_text, "%Y-%m-%dT%H:%M:%S", &tm);
+        w->clock_sec = ts.tv_sec;
+    }
+    long ms = ts.tv_nsec / 1000000;
+    size_t n = strlen(w->clock_text);
+    memcpy(out, w->clock_text, n);
+    out[n] = '.';
+    out[n + 1] = (char)('0' + ms / 100);
+    out[n + 2] = (char)('0' + ms / 10 % 10);
+    out[n + 3] = (char)('0' + ms % 10);
+    out[n + 4] = 'Z';
+    out[n + 5] = '\0';
+}
+
+/* One line per request.  The worker keeps one JSON object and overwrites
+ * its members: the access log is on the hot path and jansson's integer
+ * setters reuse the value in place. */
+static json_t *access_template(void)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:n, s:i, s:I, s:I, s:I, s:s}", "time", "",
+                     "level", "info", "type", "access", "request_id", "", "method", "", "route",
+                     "status", 0, "duration_us", (json_int_t)0, "bytes_in", (json_int_t)0,
+                     "bytes_out", (json_int_t)0, "client", "");
+}
+
+static void access_log(bh_worker *w, const bh_request *req, int64_t us)
+{
+    json_t *o = w->access_line;
+    if (!o && !(o = w->access_line = access_template()))
+        return;
     char now[32];
-    bh_rfc3339_now(now);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:i, s:f, s:I, s:I, s:s}",
-                          "time", now, "level", "info", "type", "access", "request_id", req->id,
-                          "method", req->method, "route", route, "status", req->status,
-                          "duration_ms", (double)us / 1000.0, "bytes_in", (json_int_t)req->body_len,
-                          "bytes_out", (json_int_t)req->bytes_out, "client", req->client);
-    if (o)
-        bh_log_json(o);
+    worker_clock(w, now);
+    json_string_set(json_object_get(o, "time"), now);
+    json_string_set(json_object_get(o, "request_id"), req->id);
+    json_string_set(json_object_get(o, "method"), req->method);
+    json_string_set(json_object_get(o, "client"), req->client);
+    json_object_set_new(o, "route", req->route ? json_string(req->route->tmpl) : json_null());
+    json_integer_set(json_object_get(o, "status"), req->status);
+    json_integer_set(json_object_get(o, "duration_us"), us);
+    json_integer_set(json_object_get(o, "bytes_in"), (json_int_t)req->body_len);
+    json_integer_set(json_object_get(o, "bytes_out"), (json_int_t)req->bytes_out);
+    bh_log_buffered(&w->access_log, json_incref(o));
 }
 
 static void on_complete(struct evhttp_request *ev, void *arg)
@@ -266,7 +305,7 @@ void bh_pipeline_handle(struct evhttp_request *ev, void *arg)
     int64_t us = bh_now_us() - req->start_us;
     run_hooks(req, BH_HOOK_END);
     if (app->cfg->access_log)
-        access_log(req, us);
+        access_log(w, req, us);
     bh_metrics_observe(w->srv->metrics, req->route ? req->route->index : 0, req->method_bit,
                        req->status, us);
 

@@ -7,6 +7,7 @@
  * done, so a failing unit can still replace it.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,12 @@
 void *bh_req_alloc(bh_request *req, size_t size)
 {
     size = (size + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+    if (sizeof req->inline_arena - req->inline_used >= size) {
+        void *p = (char *)req->inline_arena + req->inline_used;
+        req->inline_used += size;
+        memset(p, 0, size);
+        return p;
+    }
     bh_arena_block *b = req->arena;
     if (!b || b->size - b->used < size) {
         size_t cap = size > ARENA_BLOCK ? size : ARENA_BLOCK;
@@ -89,6 +96,8 @@ static void set_request_id(bh_request *req)
                                            "X-Request-Id");
     if (given && request_id_ok(given))
         snprintf(req->id, sizeof req->id, "%s", given);
+    else if (req->worker)
+        bh_idgen_hex(&req->worker->ids, req->id);
     else
         bh_random_hex_id(req->id);
 }
@@ -145,7 +154,8 @@ static int set_path(bh_request *req)
 bh_request *bh_request_new(bh_app *app, struct bh_worker *w,
                            struct evhttp_request *ev)
 {
-    bh_request *req = bh_xcalloc(1, sizeof *req);
+    bh_request *req = bh_xmalloc(sizeof *req);
+    memset(req, 0, offsetof(bh_request, inline_arena)); /* the arena needs no zeroing */
     req->app = app;
     req->worker = w;
     req->ev = ev;

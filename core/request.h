@@ -75,7 +75,9 @@ struct bh_request {
     size_t bytes_out;
 
     struct bh_unit unit;
-    bh_arena_block *arena;
+    bh_arena_block *arena;       /* chain of extra blocks, newest first */
+    size_t inline_used;          /* bytes taken from inline_arena */
+    max_align_t inline_arena[64]; /* the first KiB needs no malloc */
 };
 
 /* Create a request for `ev`; reads method, path, query, id, client, body.

@@ -121,8 +121,10 @@ static void drain_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     bh_worker *w = arg;
-    if (atomic_load(&w->inflight) == 0 || bh_now_us() >= w->srv->drain_deadline_us)
+    if (atomic_load(&w->inflight) == 0 || bh_now_us() >= w->srv->drain_deadline_us) {
+        bh_log_buffer_flush(&w->access_log);
         event_base_loopexit(w->base, NULL);
+    }
 }
 
 static void drain_start(evutil_socket_t fd, short what, void *arg)
@@ -142,10 +144,32 @@ static void drain_start(evutil_socket_t fd, short what, void *arg)
     drain_tick(-1, 0, w);
 }
 
+static void log_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    bh_worker *w = arg;
+    bh_log_buffer_flush(&w->access_log);
+}
+
+/* The epoll changelist folds the disable-read / enable-write / reverse
+ * dance evhttp does around every request into fewer epoll_ctl calls. */
+static struct event_base *new_base(void)
+{
+    struct event_config *ec = event_config_new();
+    if (!ec)
+        return NULL;
+    event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    struct event_base *base = event_base_new_with_config(ec);
+    event_config_free(ec);
+    return base;
+}
+
 static int worker_setup(bh_worker *w, char *err, size_t errlen)
 {
     const bh_config *cfg = w->srv->app->cfg;
-    w->base = event_base_new();
+    bh_idgen_seed(&w->ids);
+    w->base = new_base();
     w->http = w->base ? evhttp_new(w->base) : NULL;
     if (!w->http) {
         snprintf(err, errlen, "worker %d: cannot create event loop", w->index);
@@ -166,7 +190,10 @@ static int worker_setup(bh_worker *w, char *err, size_t errlen)
     w->bound = fd >= 0 ? evhttp_accept_socket_with_handle(w->http, fd) : NULL;
     w->drain_ev = event_new(w->base, -1, 0, drain_start, w);
     w->drain_tick = event_new(w->base, -1, EV_PERSIST, drain_tick, w);
-    if (!w->bound || !w->drain_ev || !w->drain_tick ||
+    w->log_tick = event_new(w->base, -1, EV_PERSIST, log_tick, w);
+    struct timeval flush = {0, BH_LOG_FLUSH_MS * 1000};
+    if (!w->bound || !w->drain_ev || !w->drain_tick || !w->log_tick ||
+        event_add(w->log_tick, &flush) != 0 ||
         bh_match_init(&w->match, w->srv->app->router) != 0) {
         if (fd >= 0 && !w->bound)
             close(fd);
@@ -233,6 +260,10 @@ void bh_server_free(bh_server *srv)
             event_free(w->drain_ev);
         if (w->drain_tick)
             event_free(w->drain_tick);
+        if (w->log_tick)
+            event_free(w->log_tick);
+        json_decref(w->access_line);
+        bh_log_buffer_flush(&w->access_log);
         bh_match_free(&w->match);
         if (w->base)
             event_base_free(w->base);

@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -32,6 +33,12 @@ typedef struct bh_worker {
     struct event *drain_ev;    /* activated by the main thread */
     struct event *drain_tick;  /* polls in-flight while draining */
     bh_match match;            /* this thread's router scratch */
+    bh_idgen ids;              /* request ids */
+    struct event *log_tick;    /* flushes access_log every BH_LOG_FLUSH_MS */
+    bh_log_buffer access_log;
+    json_t *access_line;       /* reused for every access-log line */
+    time_t clock_sec;          /* the second clock_text was made for */
+    char clock_text[24];       /* "2026-11-29T10:00:00" */
     atomic_long inflight;
     int draining;
 } bh_worker;

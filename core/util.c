@@ -117,3 +117,28 @@ void bh_random_hex_id(char out[33])
     }
     out[32] = '\0';
 }
+
+void bh_idgen_seed(bh_idgen *g)
+{
+    if (bh_random(&g->state, sizeof g->state) != 0)
+        g->state = (uint64_t)bh_now_us();
+}
+
+static uint64_t splitmix64(bh_idgen *g)
+{
+    uint64_t z = (g->state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void bh_idgen_hex(bh_idgen *g, char out[33])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int half = 0; half < 2; half++) {
+        uint64_t v = splitmix64(g);
+        for (int i = 0; i < 16; i++, v >>= 4)
+            out[half * 16 + i] = hex[v & 15];
+    }
+    out[32] = '\0';
+}
