@@ -36,11 +36,7 @@ static json_t *path_parameters(const char *tmpl)
 
 static void add_core_responses(json_t *op, const bh_route_entry *e)
 {
-    json_t *responses = json_object_get(op, "responses");
-    if (!json_is_object(responses)) {
-        responses = json_object();
-        json_object_set_new(op, "responses", responses);
-    }
+    json_t *responses = json_object_get(op, "responses"); /* fill_defaults made it */
     const char *codes[8];
     size_t n = 0;
     codes[n++] = "429";
@@ -56,14 +52,51 @@ static void add_core_responses(json_t *op, const bh_route_entry *e)
         if (!json_object_get(responses, codes[i]))
             json_object_set_new(responses, codes[i],
                                 json_pack("{s:s}", "$ref", "#/components/responses/Problem"));
-    if (json_object_size(responses) == 0)
-        json_object_set_new(responses, "default",
-                            json_pack("{s:s}", "description", "Response"));
+}
+
+/* "hello_get_hello_name" for GET /hello/{name} of plugin hello. */
+static json_t *default_operation_id(const bh_route_entry *e)
+{
+    char id[256];
+    int n = snprintf(id, sizeof id, "%s_%s", e->plugin ? e->plugin->name : "core", e->method);
+    for (const char *p = e->tmpl; *p && n > 0 && (size_t)n < sizeof id - 1; p++) {
+        char c = *p;
+        if (c == '{' || c == '}')
+            continue;
+        id[n++] = ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+                      ? c : '_';
+    }
+    id[n > 0 ? n : 0] = '\0';
+    for (char *p = id; *p; p++)
+        *p = (*p >= 'A' && *p <= 'Z') ? (char)(*p | 0x20) : *p;
+    return json_string(id);
+}
+
+/* Routes registered without a fragment still get a valid operation. */
+static void fill_defaults(json_t *op, const bh_route_entry *e)
+{
+    if (!json_object_get(op, "summary")) {
+        char summary[300];
+        snprintf(summary, sizeof summary, "%s %s", e->method, e->tmpl);
+        json_object_set_new(op, "summary", json_string(summary));
+    }
+    if (!json_object_get(op, "operationId"))
+        json_object_set_new(op, "operationId", default_operation_id(e));
+    json_t *responses = json_object_get(op, "responses");
+    if (!json_is_object(responses)) {
+        responses = json_object();
+        json_object_set_new(op, "responses", responses);
+    }
+    const char *code;
+    json_t *v;
+    json_object_foreach(responses, code, v) if (code[0] == '2') return;
+    json_object_set_new(responses, "200", json_pack("{s:s}", "description", "Success"));
 }
 
 static json_t *operation_for(const bh_route_entry *e)
 {
     json_t *op = e->openapi ? json_deep_copy(e->openapi) : json_object();
+    fill_defaults(op, e);
     json_t *params = json_object_get(op, "parameters");
     if (!json_is_array(params)) {
         params = json_array();

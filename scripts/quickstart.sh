@@ -34,10 +34,14 @@ install_missing() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Node.js runs the integration tests and the npm tools in tests/package.json.
 need_node() {
-    if ! command -v node >/dev/null; then
-        install_missing nodejs
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        install_missing nodejs npm
     fi
+    say "npm ci (tests/)"
+    (cd tests && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    export BH_NODE_MODULES=$here/tests/node_modules
 }
 
 # build DIR [configure flags...]: an out-of-tree build, configured once.

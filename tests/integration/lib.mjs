@@ -30,13 +30,22 @@ export const HOST = '127.0.0.1';
 const START_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 15_000;
 
-// Every child we spawn, so none outlives the test process.
+// Every child we spawn, so none outlives the test process: killed on a
+// normal exit, and on the SIGTERM / SIGINT the test runner sends a file
+// that overruns its timeout.
 const children = new Set();
-process.on('exit', () => {
+const killChildren = () => {
   for (const child of children) {
     try { child.kill('SIGKILL'); } catch { /* already gone */ }
   }
-});
+};
+process.on('exit', killChildren);
+for (const sig of ['SIGTERM', 'SIGINT']) {
+  process.once(sig, () => {
+    killChildren();
+    process.exit(128 + (sig === 'SIGTERM' ? 15 : 2));
+  });
+}
 
 // Temporary directories, removed when the test process exits.
 const tempDirs = new Set();
@@ -94,11 +103,13 @@ export async function waitFor(fn, { timeoutMs = 3000, stepMs = 20, what = 'condi
 /**
  * Starts bilhetagemd and resolves once it prints its "listening" line.
  *
- * Returns { port, host, proc, lines, stdout(), stderr(), waitForLine(pred),
- * stop(signal) }.  `lines` holds every stdout line parsed as JSON so far and
- * keeps growing.  stop() sends `signal` and resolves { code, signal }; it
- * rejects (so the test fails) if the process is still running 15 s later,
- * after killing it.  stop() is idempotent.  With `t` (a test context or
+ * Returns { port, host, proc, lines, exited, stdout(), stderr(), exitInfo(),
+ * waitForLine(pred), kill(signal), stop(signal) }.  `lines` holds every
+ * stdout line parsed as JSON so far and keeps growing.  stop() sends
+ * `signal` and resolves { code, signal }; it rejects (so the test fails) if
+ * the process is still running 15 s later (after killing it), or if it had
+ * already exited without being signalled through kill() or stop() (a crash).
+ * stop() is idempotent.  With `t` (a test context or
  * suite), stop() is also registered as an after-hook.
  */
 export function startServer({ config = TEST_CONFIG, env = {}, args = [], listen = `${HOST}:0`, t } = {}) {
@@ -133,6 +144,7 @@ export function startServer({ config = TEST_CONFIG, env = {}, args = [], listen 
   });
 
   let stopping = null;
+  let signalled = false; // an exit before any kill() is a crash or an outside kill
   const server = {
     host: HOST,
     port: 0,
@@ -145,11 +157,21 @@ export function startServer({ config = TEST_CONFIG, env = {}, args = [], listen 
     /** The first stdout line matching pred, waiting up to timeoutMs. */
     waitForLine: (pred, timeoutMs = 3000) =>
       waitFor(() => lines.find(pred), { timeoutMs, what: `a log line matching ${pred}` }),
+    /** Sends `signal` (an expected one: stop() will not complain). */
+    kill(signal) {
+      signalled = true;
+      return proc.kill(signal);
+    },
     stop(signal = 'SIGTERM') {
       if (stopping) return stopping;
+      const unexpected = exitInfo && !signalled;
       stopping = (async () => {
+        if (unexpected) {
+          throw new Error(`bilhetagemd exited on its own before stop() ` +
+                          `(code ${exitInfo.code}, signal ${exitInfo.signal}); stderr:\n${err}`);
+        }
         if (!exitInfo) {
-          proc.kill(signal);
+          server.kill(signal);
           let timer;
           const timedOut = new Promise((resolve) => {
             timer = setTimeout(() => resolve(null), STOP_TIMEOUT_MS);
