@@ -109,12 +109,16 @@ export async function waitFor(fn, { timeoutMs = 3000, stepMs = 20, what = 'condi
  * `signal` and resolves { code, signal }; it rejects (so the test fails) if
  * the process is still running 15 s later (after killing it), or if it had
  * already exited without being signalled through kill() or stop() (a crash).
- * stop() is idempotent.  With `t` (a test context or
+ * stop() is idempotent.  With `probePort` (for configs that log to a file),
+ * readiness is GET /healthz answering on that port instead.  With `t` (a test context or
  * suite), stop() is also registered as an after-hook.
  */
-export function startServer({ config = TEST_CONFIG, env = {}, args = [], listen = `${HOST}:0`, t } = {}) {
+export function startServer({ config = TEST_CONFIG, env = {}, args = [], listen = `${HOST}:0`, t,
+                              probePort } = {}) {
   const argv = ['-c', config, ...(listen ? ['--listen', listen] : []), ...args];
-  const proc = spawn(BIN, argv, { env: serverEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  // A private working directory: a relative path in a config lands there.
+  const proc = spawn(BIN, argv, { env: serverEnv(env), cwd: tempDir('bh-cwd-'),
+                                  stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(proc);
 
   let out = '';
@@ -212,7 +216,23 @@ export function startServer({ config = TEST_CONFIG, env = {}, args = [], listen 
       server.port = Number(m[1]);
       resolve(server);
     };
-    proc.stdout.on('data', onData);
+    if (probePort) {
+      // The config sends the log elsewhere: ready when /healthz answers.
+      let settled = false;
+      const probe = () => {
+        if (settled || exitInfo) return;
+        request({ port: probePort, path: '/healthz', timeoutMs: 1000 }).then((res) => {
+          if (res.status !== 200) throw new Error(`healthz ${res.status}`);
+          settled = true;
+          clearTimeout(timer);
+          server.port = probePort;
+          resolve(server);
+        }).catch(() => setTimeout(probe, 50));
+      };
+      probe();
+    } else {
+      proc.stdout.on('data', onData);
+    }
     exited.then((info) => {
       clearTimeout(timer);
       reject(new Error(`bilhetagemd exited (code ${info.code}, signal ${info.signal}) ` +
@@ -231,7 +251,7 @@ export function startServer({ config = TEST_CONFIG, env = {}, args = [], listen 
  */
 export function runBinary(args, { env = serverEnv(), timeoutMs = 10_000 } = {}) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(BIN, args, { env, cwd: tempDir('bh-cwd-'), stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(proc);
     let stdout = '';
     let stderr = '';
@@ -246,6 +266,19 @@ export function runBinary(args, { env = serverEnv(), timeoutMs = 10_000 } = {}) 
       children.delete(proc);
       if (signal === 'SIGKILL') reject(new Error(`bilhetagemd ${args.join(' ')} ran over ${timeoutMs} ms`));
       else resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for tests of how the
+ * listen address is chosen, which need to know the port in advance). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, HOST, () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
     });
   });
 }
