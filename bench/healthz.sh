@@ -66,7 +66,7 @@ events { worker_connections 1024; }
 http {
     log_format json escape=json '{"time":"\$time_iso8601","request_id":"\$request_id",'
         '"method":"\$request_method","route":"\$uri","status":\$status,'
-        '"duration_ms":\$request_time,"bytes_in":\$request_length,"bytes_out":\$bytes_sent}';
+        '"duration_s":\$request_time,"bytes_in":\$request_length,"bytes_out":\$bytes_sent}';
     access_log $tmp/nginx-access.log json buffer=32k flush=100ms;
     keepalive_requests 100000000;
     keepalive_timeout 60s;

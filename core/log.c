@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "core.h"
 #include "request.h"
 
@@ -42,9 +44,18 @@ static bh_log_level parse_level(const char *s)
     return BH_LOG_ERROR;
 }
 
+/* libevent's own warnings ("Error from accept() call") become JSON lines. */
+static void libevent_log(int severity, const char *msg)
+{
+    bh_log_level l = severity >= EVENT_LOG_ERR ? BH_LOG_ERROR
+                     : severity == EVENT_LOG_WARN ? BH_LOG_WARN : BH_LOG_DEBUG;
+    bh_log_core(l, "libevent: %s", msg);
+}
+
 int bh_log_open(const bh_config *cfg, char *err, size_t errlen)
 {
     log_min = parse_level(cfg->log_level);
+    event_set_log_callback(libevent_log);
     if (!cfg->log_file)
         return 0;
     FILE *f = fopen(cfg->log_file, "a");

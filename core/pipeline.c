@@ -144,15 +144,18 @@ static int is_json_type(const char *ct)
     return n > 17 && !strncasecmp(ct, "application/", 12) && !strncasecmp(ct + n - 5, "+json", 5);
 }
 
+/* Depth counts containers: [] is 1, [[1]] is 2; scalars add nothing. */
 static int json_depth_exceeds(const json_t *j, int left)
 {
-    if (left < 0)
+    if (!json_is_object(j) && !json_is_array(j))
+        return 0;
+    if (left == 0)
         return 1;
     if (json_is_object(j)) {
         const char *k;
         json_t *v;
         json_object_foreach((json_t *)j, k, v) if (json_depth_exceeds(v, left - 1)) return 1;
-    } else if (json_is_array(j)) {
+    } else {
         size_t i;
         json_t *v;
         json_array_foreach(j, i, v) if (json_depth_exceeds(v, left - 1)) return 1;
@@ -256,9 +259,9 @@ static void worker_clock(bh_worker *w, char out[32])
  * setters reuse the value in place. */
 static json_t *access_template(void)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:n, s:i, s:I, s:I, s:I, s:s}", "time", "",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:n, s:i, s:f, s:I, s:I, s:s}", "time", "",
                      "level", "info", "type", "access", "request_id", "", "method", "", "route",
-                     "status", 0, "duration_us", (json_int_t)0, "bytes_in", (json_int_t)0,
+                     "status", 0, "duration_ms", 0.0, "bytes_in", (json_int_t)0,
                      "bytes_out", (json_int_t)0, "client", "");
 }
 
@@ -275,7 +278,7 @@ static void access_log(bh_worker *w, const bh_request *req, int64_t us)
     json_string_set(json_object_get(o, "client"), req->client);
     json_object_set_new(o, "route", req->route ? json_string(req->route->tmpl) : json_null());
     json_integer_set(json_object_get(o, "status"), req->status);
-    json_integer_set(json_object_get(o, "duration_us"), us);
+    json_real_set(json_object_get(o, "duration_ms"), (double)us / 1000.0);
     json_integer_set(json_object_get(o, "bytes_in"), (json_int_t)req->body_len);
     json_integer_set(json_object_get(o, "bytes_out"), (json_int_t)req->bytes_out);
     bh_log_buffered(&w->access_log, json_incref(o));

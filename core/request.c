@@ -465,9 +465,17 @@ void bh_request_finish(bh_request *req)
     evhttp_add_header(h, "X-Request-Id", req->id);
     if (req->content_type)
         evhttp_add_header(h, "Content-Type", req->content_type);
-    if (bh_worker_draining(req->worker))
+    if (atomic_load(&req->app->draining))
         evhttp_add_header(h, "Connection", "close");
     req->bytes_out = req->resp_body ? evbuffer_get_length(req->resp_body) : 0;
+    if (req->method_bit == BH_M_HEAD && req->bytes_out > 0) {
+        /* libevent 2.1 would send the body: announce its length, drop it */
+        char len[24];
+        snprintf(len, sizeof len, "%zu", req->bytes_out);
+        evhttp_add_header(h, "Content-Length", len);
+        evbuffer_drain(req->resp_body, req->bytes_out);
+        req->bytes_out = 0;
+    }
 }
 
 void bh_request_send(bh_request *req)

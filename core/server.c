@@ -235,9 +235,12 @@ int bh_server_start(bh_server *srv, int n_workers, char *err, size_t errlen)
 void bh_server_drain(bh_server *srv)
 {
     srv->drain_deadline_us = bh_now_us() + (int64_t)srv->app->cfg->drain_timeout_ms * 1000;
+    /* Stop accepting now, even while a worker is busy in a handler and has
+     * not closed its dup yet: new connections are refused, not queued. */
+    if (srv->fd >= 0)
+        shutdown(srv->fd, SHUT_RDWR);
     for (int i = 0; i < srv->n_workers; i++)
         event_active(srv->workers[i].drain_ev, 0, 0);
-    /* the workers closed their dups; this closes the socket for good */
     if (srv->fd >= 0) {
         close(srv->fd);
         srv->fd = -1;

@@ -391,4 +391,16 @@ describe('access log', () => {
     assert.equal(srv.stdout().includes(secret), false, 'stdout leaks the token');
     assert.equal(srv.stderr().includes(secret), false, 'stderr leaks the token');
   });
+
+  test('the access log records neither the query string nor header values', async () => {
+    const res = await get('/test/items/5?token=query-secret-abc',
+                          { 'X-Request-Id': 'secret-3', 'X-Test-User': 'header-secret-def' });
+    assert.equal(res.status, 200);
+    const line = await accessLine('secret-3');
+    assert.equal(line.route, '/test/items/{id}');
+    for (const s of ['query-secret-abc', 'header-secret-def']) {
+      assert.equal(srv.stdout().includes(s), false, `stdout has ${s}`);
+      assert.equal(srv.stderr().includes(s), false, `stderr has ${s}`);
+    }
+  });
 });

@@ -88,6 +88,20 @@ export function serverEnv(extra = {}) {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export { sleep };
 
+/** Resolves like `promise`, or rejects with "`what` took over `ms` ms".  The
+ * timer is cleared either way, so it never holds the test process open. */
+export async function within(promise, ms, what = 'operation') {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Polls `fn` every `stepMs` until it returns a truthy value (which is
  * returned) or `timeoutMs` passes (then throws with `what`). */
 export async function waitFor(fn, { timeoutMs = 3000, stepMs = 20, what = 'condition' } = {}) {
@@ -127,7 +141,8 @@ export function startServer({ config = TEST_CONFIG, env = {}, args = [], listen 
   const lines = [];
   let exitInfo = null;
   const exited = new Promise((resolve) => {
-    proc.on('exit', (code, signal) => {
+    // 'close', not 'exit': by then stdout and stderr have been read to the end.
+    proc.on('close', (code, signal) => {
       exitInfo = { code, signal };
       children.delete(proc);
       resolve(exitInfo);
@@ -194,10 +209,9 @@ export function startServer({ config = TEST_CONFIG, env = {}, args = [], listen 
       return stopping;
     },
   };
-  if (t) t.after(() => server.stop());
-
-  return new Promise((resolve, reject) => {
+  const ready = new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
+      signalled = true;
       proc.kill('SIGKILL');
       reject(new Error(`bilhetagemd did not print "listening" within ${START_TIMEOUT_MS} ms; ` +
                        `stderr:\n${err}`));
@@ -209,6 +223,7 @@ export function startServer({ config = TEST_CONFIG, env = {}, args = [], listen 
       proc.stdout.off('data', onData);
       const m = /^127\.0\.0\.1:(\d+)$/.exec(ready.listen || '');
       if (!m) {
+        signalled = true;
         proc.kill('SIGKILL');
         reject(new Error(`unexpected "listen" field in ${JSON.stringify(ready)}`));
         return;
@@ -242,6 +257,10 @@ export function startServer({ config = TEST_CONFIG, env = {}, args = [], listen 
       clearTimeout(timer);
       reject(e);
     });
+  });
+  return ready.then(() => {
+    if (t) t.after(() => server.stop());
+    return server;
   });
 }
 

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  assertProblem, openRaw, parseResponses, rawExchange, request, startServer,
+  assertProblem, openRaw, parseResponses, rawExchange, request, startServer, within,
 } from './lib.mjs';
 
 const MAX_HEADER_BYTES = 4096;
@@ -278,10 +278,7 @@ describe('stalled clients', () => {
         await assertStillServing();
         assert.ok(Date.now() - t0 < 1000, 'answered promptly while another client stalls');
       }
-      const { afterMs } = await Promise.race([
-        stalled.closed,
-        new Promise((_, reject) => setTimeout(() => reject(new Error('still open after 6 s')), 6000)),
-      ]);
+      const { afterMs } = await within(stalled.closed, 6000, 'the server closing the stalled connection');
       assert.ok(afterMs >= TIMEOUT_MS - 500, `closed after ${afterMs} ms, not before timeout_ms`);
       assert.ok(stalled.text() === '' || /^HTTP\/1\.1 408 /.test(stalled.text()),
                 `nothing or a 408, got ${JSON.stringify(stalled.text().slice(0, 60))}`);
@@ -297,10 +294,7 @@ describe('stalled clients', () => {
                          'Content-Length: 10\r\n\r\n[1');
     try {
       await assertStillServing();
-      const { afterMs } = await Promise.race([
-        stalled.closed,
-        new Promise((_, reject) => setTimeout(() => reject(new Error('still open after 6 s')), 6000)),
-      ]);
+      const { afterMs } = await within(stalled.closed, 6000, 'the server closing the stalled connection');
       assert.ok(afterMs >= TIMEOUT_MS - 500 && afterMs <= 6000, `closed after ${afterMs} ms`);
       assert.ok(!/^HTTP\/1\.1 200 /.test(stalled.text()), 'a partial body is never handled');
     } finally {
