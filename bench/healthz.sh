@@ -8,7 +8,9 @@
 # each and the ratios.  Loopback only; every run is bounded by -d.
 #
 #   bench/healthz.sh [BUILD_DIR]      (default: ./build, else .)
-# Needs: wrk, nginx (apt-get install wrk nginx-light).
+# Needs: wrk, nginx, a C compiler and libevent-dev (apt-get install wrk nginx-light).
+# A third server, bench/evhttp_floor.c (bare evhttp, no logging), shows the
+# ceiling any evhttp-based server has on this machine.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build}
@@ -87,8 +89,14 @@ http {
 CONF
 "$NGINX" -c "$tmp/nginx.conf" -e "$tmp/nginx/error.log" &
 pids+=($!)
+# ---- the evhttp floor: bare evhttp, same body, no logging ------------------------
+fl_port=$(free_port)
+cc -O2 -o "$tmp/evhttp_floor" "$here/bench/evhttp_floor.c" $(pkg-config --cflags --libs libevent)
+"$tmp/evhttp_floor" "$fl_port" &
+pids+=($!)
 wait_port "$bh_port"
 wait_port "$ng_port"
+wait_port "$fl_port"
 
 # wrk's --latency output: "Requests/sec: N" and "50% 1.23ms" lines.
 to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v}
@@ -106,17 +114,22 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 : >"$tmp/bh.res"
 : >"$tmp/ng.res"
-wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$bh_port/healthz" >/dev/null # warm-up
-wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$ng_port/healthz" >/dev/null
+: >"$tmp/fl.res"
+for p in "$bh_port" "$ng_port" "$fl_port"; do # warm-up
+    wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$p/healthz" >/dev/null
+done
 for i in $(seq 1 "$RUNS"); do
     run_wrk "$bh_port" >>"$tmp/bh.res"
     run_wrk "$ng_port" >>"$tmp/ng.res"
-    echo "run $i: bilhetagemd $(tail -1 "$tmp/bh.res")  nginx $(tail -1 "$tmp/ng.res")  (req/s p50_us p99_us)" >&2
+    run_wrk "$fl_port" >>"$tmp/fl.res"
+    echo "run $i: bilhetagemd $(tail -1 "$tmp/bh.res")  nginx $(tail -1 "$tmp/ng.res")" \
+        " evhttp floor $(tail -1 "$tmp/fl.res")  (req/s p50_us p99_us)" >&2
 done
 
 col() { awk -v c="$2" '{print $c}' "$1" | median; }
 bh_rps=$(col "$tmp/bh.res" 1); bh_p50=$(col "$tmp/bh.res" 2); bh_p99=$(col "$tmp/bh.res" 3)
 ng_rps=$(col "$tmp/ng.res" 1); ng_p50=$(col "$tmp/ng.res" 2); ng_p99=$(col "$tmp/ng.res" 3)
+fl_rps=$(col "$tmp/fl.res" 1); fl_p50=$(col "$tmp/fl.res" 2); fl_p99=$(col "$tmp/fl.res" 3)
 bh_lines=$(wc -l <"$tmp/bh-access.log")
 ng_lines=$(wc -l <"$tmp/nginx-access.log")
 
@@ -124,5 +137,7 @@ printf '\nGET /healthz, wrk -t1 -c%s -d%ss --latency, median of %s runs, 1 worke
 printf '%-12s %12s %10s %10s %14s\n' server "req/s" "p50 (us)" "p99 (us)" "access lines"
 printf '%-12s %12.0f %10.0f %10.0f %14s\n' bilhetagemd "$bh_rps" "$bh_p50" "$bh_p99" "$bh_lines"
 printf '%-12s %12.0f %10.0f %10.0f %14s\n' nginx "$ng_rps" "$ng_p50" "$ng_p99" "$ng_lines"
-awk -v a="$bh_rps" -v b="$ng_rps" -v c="$bh_p99" -v d="$ng_p99" \
-    'BEGIN {printf "ratio        req/s %.2fx nginx (target >= 0.8x), p99 %.2fx nginx (target <= 2x)\n", a/b, c/d}'
+printf '%-12s %12.0f %10.0f %10.0f %14s\n' evhttp-floor "$fl_rps" "$fl_p50" "$fl_p99" "(no log)"
+awk -v a="$bh_rps" -v b="$ng_rps" -v c="$bh_p99" -v d="$ng_p99" -v f="$fl_rps" \
+    'BEGIN {printf "ratio        req/s %.2fx nginx (target >= 0.8x), p99 %.2fx nginx (target <= 2x)\n", a/b, c/d;
+            printf "             bare evhttp reaches %.2fx nginx; bilhetagemd is %.2fx bare evhttp\n", f/b, a/f}'

@@ -621,6 +621,8 @@ static int load_rate_class(const load_ctx *ctx, const char *path,
 
     if (!valid_name(name))
         return fail(ctx, path, NULL, "invalid class name (expected [a-z0-9_-]{1,32})");
+    if (!strcmp(name, "none")) /* routes use "none" to opt out of limiting */
+        return fail(ctx, path, NULL, "\"none\" is reserved: it means \"not rate limited\"");
     if (!json_is_object(v))
         return fail(ctx, path, NULL, "expected an object, got %s", type_name(v));
     if (check_keys(ctx, v, path, rate_class_keys) < 0)

@@ -116,7 +116,7 @@ void bh_log_buffer_flush(bh_log_buffer *b)
 
 void bh_log_buffered(bh_log_buffer *b, json_t *obj)
 {
-    size_t flags = JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(6);
+    size_t flags = JSON_COMPACT | JSON_REAL_PRECISION(6);
     size_t room = sizeof b->data - b->len;
     size_t n = json_dumpb(obj, b->data + b->len, room > 1 ? room - 1 : 0, flags);
     if (n == 0 || n + 1 > room) { /* does not fit: flush, then try again */

@@ -87,6 +87,10 @@ static const char *pick(const char *flag, const char *env_name, const char *file
 static int make_dirs(const char *path, char *err, size_t errlen)
 {
     char buf[4096];
+    if (strlen(path) >= sizeof buf) {
+        snprintf(err, errlen, "data_dir: path longer than %zu bytes", sizeof buf - 1);
+        return -1;
+    }
     snprintf(buf, sizeof buf, "%s", path);
     for (char *p = buf + 1; ; p++) {
         char saved = *p;
@@ -99,8 +103,14 @@ static int make_dirs(const char *path, char *err, size_t errlen)
             *p = saved;
         }
         if (saved == '\0')
-            return 0;
+            break;
     }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "data_dir: %.400s is not a directory", path);
+        return -1;
+    }
+    return 0;
 }
 
 typedef struct runtime {
@@ -125,8 +135,10 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig;
     (void)what;
-    (void)arg;
-    if (bh_log_reopen() != 0)
+    runtime *rt = arg;
+    if (!rt->app.cfg->log_file)
+        bh_log_core(BH_LOG_INFO, "SIGHUP: logging to stdout, nothing to reopen");
+    else if (bh_log_reopen() != 0)
         bh_log_core(BH_LOG_ERROR, "SIGHUP: cannot reopen the log file; still writing to the old one");
     else
         bh_log_core(BH_LOG_INFO, "SIGHUP: log file reopened");

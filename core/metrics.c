@@ -16,7 +16,8 @@
  *     rare 507;
  *   - one "other" slot for values outside 100..599.
  * Method slots are the seven BH_M_* bits plus "OTHER" for anything that is
- * not exactly one of them (unknown methods still get answered and counted).
+ * not exactly one of them (defensive: libevent itself answers methods outside
+ * the allowed set with 501 before the core sees them).
  */
 #include <stdarg.h>
 #include <stdatomic.h>

@@ -19,13 +19,29 @@ static void lower_method(const char *m, char out[8])
     out[i] = '\0';
 }
 
-static json_t *path_parameters(const char *tmpl)
+static int has_path_param(const json_t *params, const char *name, size_t len)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(params, i, p) {
+        const char *n = json_string_value(json_object_get(p, "name"));
+        const char *in = json_string_value(json_object_get(p, "in"));
+        if (n && in && !strcmp(in, "path") && strlen(n) == len && !strncmp(n, name, len))
+            return 1;
+    }
+    return 0;
+}
+
+/* Template parameters the fragment did not already describe. */
+static json_t *path_parameters(const char *tmpl, const json_t *declared)
 {
     json_t *params = json_array();
     for (const char *p = strchr(tmpl, '{'); p; p = strchr(p + 1, '{')) {
         const char *end = strchr(p, '}');
         if (!end)
             break;
+        if (has_path_param(declared, p + 1, (size_t)(end - p - 1)))
+            continue;
         json_array_append_new(params,
                               json_pack("{s:s%, s:s, s:b, s:{s:s}}", "name", p + 1,
                                         (size_t)(end - p - 1), "in", "path", "required", 1,
@@ -102,7 +118,7 @@ static json_t *operation_for(const bh_route_entry *e)
         params = json_array();
         json_object_set_new(op, "parameters", params);
     }
-    json_t *from_template = path_parameters(e->tmpl);
+    json_t *from_template = path_parameters(e->tmpl, params);
     json_array_extend(params, from_template);
     json_decref(from_template);
     if (e->flags & BH_ROUTE_IDEMPOTENT)

@@ -122,10 +122,18 @@ static int authorize(bh_request *req)
                                    "the authorizer refused without a response");
         return BH_DONE;
     }
-    if (req->route->auth != BH_AUTH_PUBLIC && !req->principal) {
-        /* fail closed: whatever the authorizer did, no principal, no entry */
+    /* Fail closed: whatever the authorizer did, the core checks the route's
+     * requirement against the principal it left. */
+    const bh_route_entry *r = req->route;
+    if (r->auth != BH_AUTH_PUBLIC && !req->principal) {
         bh_resp_header(req, "WWW-Authenticate", "Bearer");
         bh_resp_problem(req, 401, "unauthorized", NULL, "authentication is required");
+        return BH_DONE;
+    }
+    if ((r->auth == BH_AUTH_ROLE && !bh_principal_in_group(req->principal, r->auth_value)) ||
+        (r->auth == BH_AUTH_SCOPE && !bh_principal_has_scope(req->principal, r->auth_value))) {
+        bh_resp_problem(req, 403, "forbidden", NULL, "this operation needs the %s %s",
+                        r->auth_value, r->auth == BH_AUTH_ROLE ? "role" : "scope");
         return BH_DONE;
     }
     return BH_NEXT;
@@ -219,6 +227,10 @@ static void run_handler(bh_request *req)
 
 static void process(bh_request *req, bh_worker *w)
 {
+    if (req->bad_target) {
+        bh_resp_problem(req, 400, "bad-request", NULL, "the request target is not a valid path");
+        return;
+    }
     if (run_hooks(req, BH_HOOK_BEGIN) == BH_DONE || headers_too_large(req))
         return;
     if (route_request(req, w) == BH_DONE || rate_limited(req, w))
@@ -297,8 +309,6 @@ void bh_pipeline_handle(struct evhttp_request *ev, void *arg)
     bh_worker *w = arg;
     bh_app *app = w->srv->app;
     bh_request *req = bh_request_new(app, w, ev);
-    if (!req)
-        return;
     atomic_fetch_add_explicit(&w->inflight, 1, memory_order_relaxed);
     bh_metrics_inflight_add(w->srv->metrics, 1);
     evhttp_request_set_on_complete_cb(ev, on_complete, w);

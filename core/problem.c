@@ -17,7 +17,10 @@ json_t *bh_problem_new(int status, const char *type, const char *title,
                        const char *detail, const char *instance)
 {
     char uri[160];
-    snprintf(uri, sizeof uri, "%s%s", BH_PROBLEM_BASE, type ? type : "about-blank");
+    if (type)
+        snprintf(uri, sizeof uri, "%s%s", BH_PROBLEM_BASE, type);
+    else
+        snprintf(uri, sizeof uri, "about:blank"); /* RFC 9457 section 4.2.1 */
     json_t *p = json_object();
     json_object_set_new(p, "type", json_string(uri));
     json_object_set_new(p, "title", json_string(title ? title : bh_status_reason(status)));

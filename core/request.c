@@ -169,14 +169,9 @@ bh_request *bh_request_new(bh_app *app, struct bh_worker *w,
     struct evbuffer *in = evhttp_request_get_input_buffer(ev);
     req->body_len = evbuffer_get_length(in);
     req->body = req->body_len ? evbuffer_pullup(in, -1) : NULL;
-    if (set_path(req) != 0) {
+    if (set_path(req) != 0) { /* the pipeline answers 400 */
         req->path = req->raw_path ? req->raw_path : "/";
-        bh_resp_problem_simple(req, 400, "bad-request", "Bad Request",
-                               "the request target is not a valid path");
-        bh_request_finish(req);
-        bh_request_send(req);
-        bh_request_free(req);
-        return NULL;
+        req->bad_target = 1;
     }
     return req;
 }

@@ -69,6 +69,7 @@ struct bh_request {
     bh_principal *principal;
     bh_ctx_entry *ctx;
 
+    int bad_target;              /* the path could not be decoded */
     int status;                  /* 0 until a response is set */
     const char *content_type;
     struct evbuffer *resp_body;
@@ -81,8 +82,8 @@ struct bh_request {
 };
 
 /* Create a request for `ev`; reads method, path, query, id, client, body.
- * Returns NULL (after answering 400 itself) when the request line is
- * unusable. */
+ * A target that cannot be decoded sets bad_target (the pipeline answers
+ * 400).  Never NULL. */
 bh_request *bh_request_new(bh_app *app, struct bh_worker *w,
                            struct evhttp_request *ev);
 void bh_request_free(bh_request *req);

@@ -18,6 +18,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <event2/listener.h>
+
 #include "server.h"
 
 #define DRAIN_POLL_MS 20
@@ -165,6 +167,15 @@ static struct event_base *new_base(void)
     return base;
 }
 
+/* After bh_server_drain() shuts the socket down, accept() fails with
+ * EINVAL until the worker removes its listener: disable it at once instead
+ * of spinning (and logging) in that window. */
+static void accept_error(struct evconnlistener *lev, void *arg)
+{
+    (void)arg;
+    evconnlistener_disable(lev);
+}
+
 static int worker_setup(bh_worker *w, char *err, size_t errlen)
 {
     const bh_config *cfg = w->srv->app->cfg;
@@ -188,6 +199,8 @@ static int worker_setup(bh_worker *w, char *err, size_t errlen)
     evhttp_set_gencb(w->http, bh_pipeline_handle, w);
     int fd = fcntl(w->srv->fd, F_DUPFD_CLOEXEC, 0);
     w->bound = fd >= 0 ? evhttp_accept_socket_with_handle(w->http, fd) : NULL;
+    if (w->bound)
+        evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(w->bound), accept_error);
     w->drain_ev = event_new(w->base, -1, 0, drain_start, w);
     w->drain_tick = event_new(w->base, -1, EV_PERSIST, drain_tick, w);
     w->log_tick = event_new(w->base, -1, EV_PERSIST, log_tick, w);

@@ -26,8 +26,10 @@ extern "C" {
 
 typedef struct bh_event bh_event;
 
-/* Subscriber: return 0 when handled, non-zero to have the delivery retried
- * later.  `ev` and everything read from it are borrowed for the call. */
+/* Subscriber: return 0 when handled, non-zero when it failed (the failure is
+ * logged and what it published is dropped; the durable outbox of the storage
+ * layer retries it later).  `ev` and everything read from it are borrowed
+ * for the call. */
 typedef int (*bh_event_fn)(bh_unit *unit, const bh_event *ev, void *arg);
 
 /* Subscribe to events of exactly `type` ("payment.captured").  `name`

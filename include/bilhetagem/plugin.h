@@ -12,8 +12,8 @@
  *     ...workers serve requests, calling handlers on their own threads...
  *     stop(ctx, state)            in reverse order, after workers drained
  *
- * Any init or start returning non-zero stops startup: already started plugins
- * are stopped in reverse order and the process exits with status 2 and the
+ * Any init or start returning non-zero stops startup: every plugin whose init
+ * succeeded is stopped in reverse order and the process exits with status 2 and the
  * message the plugin left with bh_plugin_error().  Never a half-started server.
  *
  * Thread rules: every function in this header may only be called from init,

@@ -1,6 +1,5 @@
-/* hello.c - the example plugin: one route, one event, one subscriber.
- *
- * It is the plugin docs/plugin-guide.md builds step by step:
+/* hello.c - the example plugin shipped with the server: one route, one
+ * event, one subscriber (docs/plugin-guide.md builds its twin, greeter.c):
  *   GET /hello/{name}   answers {"message": "<greeting>, <name>!"} and
  *                       publishes a "hello.greeted" event
  *   GET /hello          answers how many greetings the subscriber has seen
@@ -14,6 +13,7 @@
 #include <bilhetagem/bilhetagem.h>
 
 typedef struct hello {
+    bh_plugin_ctx *ctx;  /* for log lines from the subscriber */
     char greeting[65];
     atomic_long greeted; /* written by subscribers on any worker thread */
 } hello;
@@ -55,7 +55,7 @@ static int on_greeted(bh_unit *unit, const bh_event *ev, void *arg)
     (void)unit;
     hello *h = arg;
     atomic_fetch_add(&h->greeted, 1);
-    bh_log(NULL, BH_LOG_DEBUG, "greeted %s", bh_event_subject(ev));
+    bh_log(h->ctx, BH_LOG_DEBUG, "greeted %s", bh_event_subject(ev));
     return 0;
 }
 
@@ -79,6 +79,7 @@ static int hello_init(bh_plugin_ctx *ctx, const json_t *config, void **state)
         bh_plugin_error(ctx, "out of memory");
         return -1;
     }
+    h->ctx = ctx;
     snprintf(h->greeting, sizeof h->greeting, "%s", g ? json_string_value(g) : "Olá");
     const bh_route routes[] = {
         {.method = "GET", .path = "/hello/{name}", .handler = greet, .arg = h, .openapi = greet_doc},

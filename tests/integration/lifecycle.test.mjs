@@ -346,10 +346,10 @@ describe('signals', () => {
     assert.ok(srv.lines.some((l) => /^signal 2: draining/.test(l.msg || '')));
   });
 
-  test('SIGHUP keeps the server running', async (t) => {
+  test('SIGHUP keeps the server running (stdout: nothing to reopen)', async (t) => {
     const srv = await startServer({ t });
     srv.kill('SIGHUP');
-    await srv.waitForLine((l) => l.msg === 'SIGHUP: log file reopened', 2000);
+    await srv.waitForLine((l) => l.msg === 'SIGHUP: logging to stdout, nothing to reopen', 2000);
     assert.equal(srv.exitInfo(), null);
     const res = await request({ port: srv.port, path: '/healthz' });
     assert.equal(res.status, 200);

@@ -111,12 +111,7 @@ static int test_authorizer(bh_request *req, void *arg)
         ;
     bh_principal p = {.sub = sub ? sub : "", .groups = groups};
     bh_req_set_principal(req, &p);
-    const char *need;
-    if (bh_req_route_auth(req, &need) == BH_AUTH_ROLE && !bh_principal_in_group(&p, need)) {
-        bh_resp_problem(req, 403, "forbidden", NULL, "this operation needs the %s role", need);
-        return BH_DONE;
-    }
-    return BH_NEXT;
+    return BH_NEXT; /* roles are checked by the core, which is what the tests exercise */
 }
 
 static int tk_register(bh_plugin_ctx *ctx, const json_t *config, testkit *tk);
