@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "outbox.h"
+#include "request.h"
 #include "server.h"
+#include "storage.h"
 
 /* A constant answer: load balancers poll this many times a second. */
 static int healthz(bh_request *req, void *arg)
@@ -32,6 +35,13 @@ static int readyz(bh_request *req, void *arg)
         json_object_set_new(checks, p->name,
                             ok ? json_string("ok") : json_string(reason ? reason : "not ready"));
     }
+    if (srv->app->storage) {
+        char why[BH_DB_ERR_MAX];
+        int ok = bh_storage_ready(srv->app->storage);
+        bh_storage_status(srv->app->storage, why, sizeof why);
+        json_object_set_new(checks, "storage", json_string(ok ? "ok" : why));
+        ready &= ok;
+    }
     if (atomic_load(&srv->app->draining))
         ready = 0;
     if (!ready)
@@ -50,6 +60,20 @@ static int metrics(bh_request *req, void *arg)
         return -1;
     bh_resp_bytes(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
     free(text);
+    bh_outbox_stats os;
+    if (srv->app->storage && bh_outbox_stats_read(srv->app, &req->worker->db, &os) == 0)
+        evbuffer_add_printf(req->resp_body,
+                            "# HELP bilhetagem_outbox_pending Events committed and not yet delivered.\n"
+                            "# TYPE bilhetagem_outbox_pending gauge\n"
+                            "bilhetagem_outbox_pending %lld\n"
+                            "# HELP bilhetagem_outbox_oldest_pending_age_seconds Age of the oldest undelivered event.\n"
+                            "# TYPE bilhetagem_outbox_oldest_pending_age_seconds gauge\n"
+                            "bilhetagem_outbox_oldest_pending_age_seconds %.3f\n"
+                            "# HELP bilhetagem_outbox_dead Events dead-lettered after their last attempt.\n"
+                            "# TYPE bilhetagem_outbox_dead gauge\n"
+                            "bilhetagem_outbox_dead %lld\n",
+                            (long long)os.pending, (double)os.oldest_pending_age_ms / 1000.0,
+                            (long long)os.dead);
     return 0;
 }
 

@@ -45,7 +45,12 @@ typedef struct strbuf {
 } strbuf;
 
 static const char *const top_keys[] = {
-    "server", "log", "rate_limit", "plugin_dir", "data_dir", "plugins", NULL};
+    "server", "log", "rate_limit", "storage", "plugin_dir", "data_dir", "plugins", NULL};
+static const char *const storage_keys[] = {
+    "driver", "path", "synchronous", "busy_timeout_ms", "dsn", "statement_timeout_ms",
+    "connect_timeout_ms", "max_retries", "outbox_batch", "outbox_max_attempts",
+    "outbox_backoff_ms", "outbox_max_backoff_ms", "outbox_lease_ms", "outbox_poll_ms",
+    "idempotency_retention_s", NULL};
 static const char *const server_keys[] = {
     "listen", "workers", "max_header_bytes", "max_body_bytes", "timeout_ms",
     "drain_timeout_ms", "max_json_depth", "trust_forwarded_for", NULL};
@@ -611,6 +616,53 @@ static int load_log(const load_ctx *ctx, json_t *root, bh_config *cfg)
     return 0;
 }
 
+static int check_storage(const load_ctx *ctx, const bh_storage_conf *st)
+{
+    const char *s = "storage";
+    if (!st->driver)
+        return fail(ctx, s, NULL, "missing required key \"driver\"");
+    if (strcmp(st->driver, "sqlite") && strcmp(st->driver, "postgresql"))
+        return fail(ctx, s, "driver", "must be \"sqlite\" or \"postgresql\"");
+    if (!strcmp(st->driver, "sqlite") && !st->path)
+        return fail(ctx, s, NULL, "the sqlite driver needs \"path\"");
+    if (!strcmp(st->driver, "postgresql") && !st->dsn)
+        return fail(ctx, s, NULL, "the postgresql driver needs \"dsn\"");
+    if (strcmp(st->synchronous, "full") && strcmp(st->synchronous, "normal"))
+        return fail(ctx, s, "synchronous", "must be \"full\" or \"normal\"");
+    return 0;
+}
+
+static int load_storage(const load_ctx *ctx, json_t *root, bh_config *cfg)
+{
+    const char *s = "storage";
+    bh_storage_conf *st = &cfg->storage;
+    json_t *o;
+
+    if (get_section(ctx, root, "", s, storage_keys, &o) < 0)
+        return -1;
+    if (!o)
+        return 0;
+    cfg->storage_enabled = 1;
+    if (get_str(ctx, o, s, "driver", 0, &st->driver) < 0 ||
+        get_str(ctx, o, s, "path", 0, &st->path) < 0 ||
+        get_str(ctx, o, s, "synchronous", 0, &st->synchronous) < 0 ||
+        get_int(ctx, o, s, "busy_timeout_ms", 0, 600000, &st->busy_timeout_ms) < 0 ||
+        get_str(ctx, o, s, "dsn", 0, &st->dsn) < 0 ||
+        get_int(ctx, o, s, "statement_timeout_ms", 0, 3600000, &st->statement_timeout_ms) < 0 ||
+        get_int(ctx, o, s, "connect_timeout_ms", 100, 600000, &st->connect_timeout_ms) < 0 ||
+        get_int(ctx, o, s, "max_retries", 0, 100, &st->max_retries) < 0 ||
+        get_int(ctx, o, s, "outbox_batch", 1, 10000, &st->outbox_batch) < 0 ||
+        get_int(ctx, o, s, "outbox_max_attempts", 1, 1000, &st->outbox_max_attempts) < 0 ||
+        get_int(ctx, o, s, "outbox_backoff_ms", 1, 3600000, &st->outbox_backoff_ms) < 0 ||
+        get_int(ctx, o, s, "outbox_max_backoff_ms", 1, 86400000, &st->outbox_max_backoff_ms) < 0 ||
+        get_int(ctx, o, s, "outbox_lease_ms", 100, 3600000, &st->outbox_lease_ms) < 0 ||
+        get_int(ctx, o, s, "outbox_poll_ms", 10, 600000, &st->outbox_poll_ms) < 0 ||
+        get_int(ctx, o, s, "idempotency_retention_s", 1, 31536000,
+                &st->idempotency_retention_s) < 0)
+        return -1;
+    return check_storage(ctx, st);
+}
+
 /* One entry of rate_limit.classes; "default" replaces the built-in one. */
 static int load_rate_class(const load_ctx *ctx, const char *path,
                            const char *name, json_t *v, bh_config *cfg)
@@ -822,12 +874,20 @@ static bh_config *config_new(const char *name)
     cfg->rate_limit_enabled = 1;
     cfg->rate_limit_clients = 65536;
     cfg->data_dir = dup_str("./var");
+    cfg->storage = (bh_storage_conf){.synchronous = dup_str("full"), .busy_timeout_ms = 5000,
+                                     .statement_timeout_ms = 5000, .connect_timeout_ms = 5000,
+                                     .max_retries = 4, .outbox_batch = 100,
+                                     .outbox_max_attempts = 10, .outbox_backoff_ms = 500,
+                                     .outbox_max_backoff_ms = 300000,
+                                     .outbox_lease_ms = 30000, .outbox_poll_ms = 1000,
+                                     .idempotency_retention_s = 86400};
     cfg->rate_classes = calloc(1, sizeof *cfg->rate_classes);
     if (cfg->rate_classes) {
         cfg->rate_classes[0] = (bh_rate_class){dup_str("default"), 50, 100};
         cfg->n_rate_classes = 1;
     }
     if (!cfg->file || !cfg->listen || !cfg->log_level || !cfg->data_dir ||
+        !cfg->storage.synchronous ||
         !cfg->rate_classes || !cfg->rate_classes[0].name) {
         bh_config_free(cfg);
         return NULL;
@@ -844,7 +904,8 @@ static int load_root(const load_ctx *ctx, json_t *root, bh_config *cfg)
         get_str(ctx, root, "", "plugin_dir", 0, &cfg->plugin_dir) < 0 ||
         get_str(ctx, root, "", "data_dir", 0, &cfg->data_dir) < 0 ||
         load_server(ctx, root, cfg) < 0 || load_log(ctx, root, cfg) < 0 ||
-        load_rate_limit(ctx, root, cfg) < 0 || load_plugins(ctx, root, cfg) < 0)
+        load_rate_limit(ctx, root, cfg) < 0 || load_storage(ctx, root, cfg) < 0 ||
+        load_plugins(ctx, root, cfg) < 0)
         return -1;
     return 0;
 }
@@ -942,6 +1003,10 @@ void bh_config_free(bh_config *cfg)
     free(cfg->log_file);
     free(cfg->plugin_dir);
     free(cfg->data_dir);
+    free(cfg->storage.driver);
+    free(cfg->storage.path);
+    free(cfg->storage.synchronous);
+    free(cfg->storage.dsn);
     for (size_t i = 0; i < cfg->n_rate_classes; i++)
         free(cfg->rate_classes[i].name);
     free(cfg->rate_classes);

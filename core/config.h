@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <jansson.h>
 
+#include "db.h"
+
 #define BH_CONFIG_ERR_MAX 512
 
 typedef struct bh_rate_class {
@@ -52,6 +54,10 @@ typedef struct bh_config {
     size_t rate_limit_clients; /* buckets kept per class, default 65536 */
     bh_rate_class *rate_classes; /* always has "default" (50/s, burst 100) */
     size_t n_rate_classes;
+
+    /* "storage": absent = no database (bh_db_* answer BH_DB_UNAVAILABLE) */
+    int storage_enabled;
+    bh_storage_conf storage;
 
     char *plugin_dir; /* NULL when not set */
     char *data_dir;   /* default "./var" */

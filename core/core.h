@@ -94,6 +94,8 @@ typedef struct bh_app {
     bh_vec services;         /* bh_service */
     char *openapi_json;      /* assembled once at startup */
     bh_plugin_ctx core;      /* names the core's own routes (name NULL) */
+    struct bh_storage *storage; /* NULL without a "storage" config */
+    struct bh_outbox *outbox;   /* the dispatcher, with storage */
     int serving;             /* set when workers start: registration closed */
     atomic_int draining;
 } bh_app;
@@ -125,6 +127,9 @@ void bh_idgen_hex(bh_idgen *g, char out[33]);
 int bh_log_open(const bh_config *cfg, char *err, size_t errlen);
 int bh_log_reopen(void);
 void bh_log_set_level(bh_log_level level);
+/* Without log.file, write to stderr instead of stdout (the CLI's stdout is
+ * its output). */
+void bh_log_use_stderr(void);
 void bh_log_core(bh_log_level level, const char *fmt, ...) BH_PRINTF(2, 3);
 /* Write one JSON object as a line (steals obj). */
 void bh_log_json(json_t *obj);
@@ -166,6 +171,9 @@ const char *bh_status_reason(int status);
 
 /* events.c: in-process delivery of a unit's published events. */
 typedef struct bh_pending_event bh_pending_event;
+struct bh_event {
+    json_t *envelope; /* CloudEvents 1.0 */
+};
 void bh_events_deliver(bh_app *app, bh_pending_event *list, const char *cause_id);
 void bh_events_discard(bh_pending_event *list);
 

@@ -1,20 +1,23 @@
-/* events.c - the in-process event bus.
+/* events.c - publishing events, and the in-process bus used without storage.
  *
- * bh_event_publish() appends a CloudEvents 1.0 envelope to its unit of work.
- * When the unit succeeds the pipeline calls bh_events_deliver(), which hands
+ * bh_event_publish() builds a CloudEvents 1.0 envelope.  With storage it goes
+ * to the outbox in the unit's transaction (outbox.c delivers it).  Without
+ * storage it is appended to the unit, and when the unit succeeds the
+ * pipeline calls bh_events_deliver(), which hands
  * each event to every subscriber of its type, each subscriber in a unit of
  * its own; what a subscriber publishes joins the back of the same queue, so
  * delivery is breadth-first and in publish order.  When a unit fails its
  * events are discarded with it.
  *
- * This is the in-process transport: a subscriber that fails is logged and
- * its own events dropped.  The storage layer replaces the queue with the
- * transactional outbox (durable, retried) behind the same SDK calls.
+ * Without storage a subscriber that fails is logged and its own events
+ * dropped: nothing is durable.  Deployments that need events configure
+ * storage.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core.h"
+#include "outbox.h"
 #include "request.h"
 
 /* Bound on deliveries caused by one unit, so two subscribers that publish
@@ -23,10 +26,6 @@
 
 struct bh_pending_event {
     struct bh_pending_event *next;
-    json_t *envelope;
-};
-
-struct bh_event {
     json_t *envelope;
 };
 
@@ -49,6 +48,11 @@ int bh_event_publish(bh_unit *unit, const char *type, const char *subject, json_
         return -1; /* type not valid UTF-8; data was stolen by json_pack */
     if (subject)
         json_object_set_new(env, "subject", json_string(subject));
+    if (unit->storage) { /* durable: into the outbox, in the unit's transaction */
+        int rc = bh_outbox_append(unit, env);
+        json_decref(env);
+        return rc;
+    }
     struct bh_pending_event *pe = bh_xcalloc(1, sizeof *pe);
     pe->envelope = env;
     *unit->events_tail = pe;
@@ -84,7 +88,8 @@ void bh_events_discard(bh_pending_event *list)
 static void deliver_one(const bh_subscription *s, const bh_event *ev,
                         bh_pending_event ***tail)
 {
-    bh_unit unit = {bh_event_id(ev), NULL, &unit.events, s->plugin};
+    bh_unit unit;
+    bh_unit_init(&unit, bh_event_id(ev), s->plugin, NULL, NULL, 0);
     int rc = s->fn(&unit, ev, s->arg);
     if (rc != 0) {
         bh_log(s->plugin, BH_LOG_ERROR, "subscriber %s failed on event %s (%s)", s->name,

@@ -22,7 +22,8 @@
 #include "request.h"
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static FILE *log_out;          /* NULL = stdout */
+static FILE *log_out;          /* NULL = stdout (stderr after bh_log_use_stderr) */
+static int log_stderr;
 static char *log_path;
 static bh_log_level log_min = BH_LOG_INFO;
 
@@ -96,11 +97,18 @@ void bh_log_set_level(bh_log_level level)
     log_min = level;
 }
 
+void bh_log_use_stderr(void)
+{
+    pthread_mutex_lock(&log_lock);
+    log_stderr = 1;
+    pthread_mutex_unlock(&log_lock);
+}
+
 /* Append `len` bytes under the lock with one fwrite + fflush. */
 static void log_write(const char *data, size_t len)
 {
     pthread_mutex_lock(&log_lock);
-    FILE *out = log_out ? log_out : stdout;
+    FILE *out = log_out ? log_out : log_stderr ? stderr : stdout;
     fwrite(data, 1, len, out);
     fflush(out);
     pthread_mutex_unlock(&log_lock);

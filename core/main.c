@@ -20,7 +20,10 @@
 
 #include <event2/thread.h>
 
+#include "app.h"
+#include "outbox.h"
 #include "server.h"
+#include "storage.h"
 
 #define EXIT_CONFIG 2
 
@@ -66,48 +69,6 @@ static int parse_options(int argc, char **argv, options *o)
     if (optind < argc || !o->config) {
         fprintf(stderr, "bilhetagemd: %s\n", o->config ? "unexpected argument" : "-c FILE is required");
         usage(stderr);
-        return -1;
-    }
-    return 0;
-}
-
-/* flag > environment > file > built-in default */
-static const char *pick(const char *flag, const char *env_name, const char *file, const char *def)
-{
-    const char *env = getenv(env_name);
-    if (flag && *flag)
-        return flag;
-    if (env && *env)
-        return env;
-    if (file && *file)
-        return file;
-    return def;
-}
-
-static int make_dirs(const char *path, char *err, size_t errlen)
-{
-    char buf[4096];
-    if (strlen(path) >= sizeof buf) {
-        snprintf(err, errlen, "data_dir: path longer than %zu bytes", sizeof buf - 1);
-        return -1;
-    }
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; ; p++) {
-        char saved = *p;
-        if (saved == '/' || saved == '\0') {
-            *p = '\0';
-            if (mkdir(buf, 0750) != 0 && errno != EEXIST) {
-                snprintf(err, errlen, "data_dir: cannot create %.400s: %s", buf, strerror(errno));
-                return -1;
-            }
-            *p = saved;
-        }
-        if (saved == '\0')
-            break;
-    }
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "data_dir: %.400s is not a directory", path);
         return -1;
     }
     return 0;
@@ -183,26 +144,25 @@ static int build_limits(runtime *rt, char *err, size_t errlen)
 static int start_up(runtime *rt, const options *o, char *err, size_t errlen)
 {
     bh_app *app = &rt->app;
-    if (!(app->cfg = bh_config_load(o->config, err, errlen)))
+    if (bh_app_configure(app, o->config, err, errlen) != 0)
         return -1;
-    if (bh_log_open(app->cfg, err, errlen) != 0)
-        return -1;
-    app->router = bh_router_new();
     rt->srv.app = app;
     rt->srv.fd = -1;
-    if (bh_builtin_register(&rt->srv, err, errlen) != 0)
-        return -1;
-    const char *dir = pick(o->plugin_dir, "BILHETAGEM_PLUGIN_DIR", app->cfg->plugin_dir,
-                           BH_PLUGIN_DIR);
-    if (bh_plugins_load(app, dir, err, errlen) != 0 || bh_plugins_init(app, err, errlen) != 0 ||
+    if (bh_builtin_register(&rt->srv, err, errlen) != 0 ||
+        bh_app_load_plugins(app, o->plugin_dir, err, errlen) != 0 ||
         bh_registry_finalize(app, err, errlen) != 0)
         return -1;
     if (o->test_only)
         return 0;
-    const char *listen = pick(o->listen, "BILHETAGEM_LISTEN", app->cfg->listen, "127.0.0.1:8080");
-    if (make_dirs(app->cfg->data_dir, err, errlen) != 0 ||
-        bh_server_bind(&rt->srv, listen, err, errlen) != 0 || build_limits(rt, err, errlen) != 0 ||
-        bh_plugins_start(app, err, errlen) != 0)
+    const char *listen = bh_app_setting(o->listen, "BILHETAGEM_LISTEN", app->cfg->listen,
+                                        "127.0.0.1:8080");
+    if (bh_app_make_data_dir(app, err, errlen) != 0 ||
+        bh_server_bind(&rt->srv, listen, err, errlen) != 0 || build_limits(rt, err, errlen) != 0)
+        return -1;
+    if (app->storage && (bh_storage_start(app->storage, err, errlen) != 0 ||
+                         !(app->outbox = bh_outbox_start(app, err, errlen))))
+        return -1;
+    if (bh_plugins_start(app, err, errlen) != 0)
         return -1;
     app->serving = 1;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -213,12 +173,13 @@ static int start_up(runtime *rt, const options *o, char *err, size_t errlen)
 static void shut_down(runtime *rt)
 {
     bh_server_join(&rt->srv);
+    bh_outbox_stop(rt->app.outbox); /* after the workers: none can wake it */
+    rt->app.outbox = NULL;
+    if (rt->app.storage)
+        bh_storage_stop(rt->app.storage);
     bh_plugins_stop(&rt->app);
     bh_server_free(&rt->srv);
-    bh_registry_free(&rt->app);
-    bh_plugins_unload(&rt->app);
-    bh_config_free(rt->app.cfg);
-    rt->app.cfg = NULL;
+    bh_app_free(&rt->app);
 }
 
 static int serve(runtime *rt)
@@ -259,12 +220,7 @@ int main(int argc, char **argv)
         return EXIT_CONFIG;
     }
     static runtime rt;
-    bh_vec_init(&rt.app.routes, sizeof(bh_route_entry *));
-    for (int p = 0; p < 3; p++)
-        bh_vec_init(&rt.app.hooks[p], sizeof(bh_hook));
-    bh_vec_init(&rt.app.subscriptions, sizeof(bh_subscription));
-    bh_vec_init(&rt.app.services, sizeof(bh_service));
-    bh_the_app = &rt.app;
+    bh_app_init(&rt.app);
 
     char err[BH_ERR_MAX * 2] = "";
     int rc = start_up(&rt, &o, err, sizeof err);

@@ -15,11 +15,14 @@
  */
 #include <ctype.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "idempotency.h"
+#include "outbox.h"
 #include "request.h"
 #include "server.h"
 
@@ -225,6 +228,85 @@ static void run_handler(bh_request *req)
     }
 }
 
+/* Forget the response of a run that will be repeated. */
+static void reset_response(bh_request *req)
+{
+    req->status = 0;
+    req->content_type = NULL;
+    if (req->resp_body)
+        evbuffer_drain(req->resp_body, evbuffer_get_length(req->resp_body));
+    evhttp_clear_headers(evhttp_request_get_output_headers(req->ev));
+}
+
+static void retry_pause(bh_worker *w, int attempt)
+{
+    /* 5 ms, 10 ms, 20 ms... with full jitter: two conflicting requests
+     * should not collide again in lockstep. */
+    char id[33];
+    bh_idgen_hex(&w->ids, id);
+    long max_us = 5000L << (attempt < 6 ? attempt : 6);
+    long us = (long)(strtoul(id + 24, NULL, 16) % (unsigned long)max_us);
+    struct timespec ts = {0, us * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* The handler's unit ended with `s`: settle what the client is told. */
+static void settle_unit(bh_request *req, bh_db_status s)
+{
+    switch (s) {
+    case BH_DB_OK:
+        return;
+    case BH_DB_RETRY:
+    case BH_DB_UNAVAILABLE:
+        bh_req_log(req, BH_LOG_WARN, "database unavailable: %s", req->unit.error);
+        reset_response(req);
+        bh_resp_header(req, "Retry-After", "1");
+        bh_resp_problem(req, 503, "unavailable", NULL,
+                        "the database is unavailable; retry shortly");
+        return;
+    case BH_DB_CONSTRAINT:
+        if (req->status >= 400)
+            return; /* the handler answered the conflict */
+        reset_response(req);
+        bh_resp_problem(req, 409, "conflict", NULL, "the change conflicts with existing data");
+        return;
+    default:
+        if (req->status >= 500)
+            return;
+        bh_req_log(req, BH_LOG_ERROR, "database error in %s %s: %s", req->route->method,
+                   req->route->tmpl, req->unit.error);
+        reset_response(req);
+        bh_resp_problem(req, 500, "internal", NULL,
+                        "an internal error occurred; quote the instance when reporting it");
+    }
+}
+
+/* Run the handler in its unit; re-run it when the database asks to. */
+static void run_in_unit(bh_request *req, bh_worker *w)
+{
+    int retries = req->app->storage ? req->app->cfg->storage.max_retries : 0;
+    int idem = req->route->flags & BH_ROUTE_IDEMPOTENT;
+    for (int attempt = 0;; attempt++) {
+        run_handler(req);
+        if (idem && req->status < 400)
+            bh_idem_record_in_unit(req); /* stored iff the work commits */
+        int published = req->unit.published;
+        bh_db_status s = bh_unit_end(&req->unit, req->status < 400);
+        if (s == BH_DB_RETRY && attempt < retries) {
+            reset_response(req);
+            bh_unit_reset(&req->unit);
+            retry_pause(w, attempt);
+            continue;
+        }
+        if (s == BH_DB_OK && published && req->app->outbox)
+            bh_outbox_wake(req->app->outbox);
+        settle_unit(req, s);
+        if (idem && req->status >= 400)
+            bh_idem_settle(req, w);
+        return;
+    }
+}
+
 static void process(bh_request *req, bh_worker *w)
 {
     if (req->bad_target) {
@@ -239,9 +321,10 @@ static void process(bh_request *req, bh_worker *w)
         return;
     if ((req->route->flags & BH_ROUTE_JSON_BODY) && decode_json_body(req) == BH_DONE)
         return;
-    if ((req->route->flags & BH_ROUTE_IDEMPOTENT) && check_idempotency_key(req) == BH_DONE)
+    if ((req->route->flags & BH_ROUTE_IDEMPOTENT) &&
+        (check_idempotency_key(req) == BH_DONE || bh_idem_claim(req, w) == BH_DONE))
         return;
-    run_handler(req);
+    run_in_unit(req, w);
 }
 
 /* RFC 3339 UTC with milliseconds; the date part is formatted once a second. */

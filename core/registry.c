@@ -230,9 +230,29 @@ static int check_auth_enforced(const bh_app *app, char *err, size_t errlen)
     return 0;
 }
 
+/* Idempotency-Keys live in the database: without one, refuse to start
+ * rather than serve an "idempotent" route that cannot keep its promise. */
+static int check_idempotency_backed(const bh_app *app, char *err, size_t errlen)
+{
+    if (app->storage)
+        return 0;
+    for (size_t i = 0; i < app->routes.len; i++) {
+        const bh_route_entry *e = *(bh_route_entry **)bh_vec_at(&app->routes, i);
+        if (e->flags & BH_ROUTE_IDEMPOTENT) {
+            snprintf(err, errlen,
+                     "route %s %s (plugin %s) is idempotent but the configuration has no "
+                     "\"storage\" to keep Idempotency-Keys in",
+                     e->method, e->tmpl, e->plugin ? e->plugin->name : "core");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int bh_registry_finalize(bh_app *app, char *err, size_t errlen)
 {
-    if (check_auth_enforced(app, err, errlen) != 0)
+    if (check_auth_enforced(app, err, errlen) != 0 ||
+        check_idempotency_backed(app, err, errlen) != 0)
         return -1;
     if (bh_router_finalize(app->router, err, errlen) != 0)
         return -1;

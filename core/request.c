@@ -162,8 +162,8 @@ bh_request *bh_request_new(bh_app *app, struct bh_worker *w,
     req->start_us = bh_now_us();
     req->method = method_name(evhttp_request_get_command(ev), &req->method_bit);
     TAILQ_INIT(&req->query);
-    req->unit.id = req->id;
-    req->unit.events_tail = &req->unit.events;
+    bh_unit_init(&req->unit, req->id, NULL, app->storage, w ? &w->db : NULL,
+                 req->method_bit != BH_M_GET && req->method_bit != BH_M_HEAD);
     set_request_id(req);
     set_client(req);
     struct evbuffer *in = evhttp_request_get_input_buffer(ev);
@@ -190,7 +190,7 @@ void bh_request_free(bh_request *req)
     json_decref(req->json);
     if (req->resp_body)
         evbuffer_free(req->resp_body);
-    bh_events_discard(req->unit.events);
+    bh_unit_reset(&req->unit);
     for (bh_arena_block *b = req->arena, *next; b; b = next) {
         next = b->next;
         free(b);

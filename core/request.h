@@ -15,6 +15,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "core.h"
+#include "unit.h"
 
 struct bh_worker;
 
@@ -30,14 +31,6 @@ typedef struct bh_ctx_entry {
     void *value;
     void (*free_fn)(void *);
 } bh_ctx_entry;
-
-/* A unit of work: what a handler's effects belong to. */
-struct bh_unit {
-    const char *id;              /* request id or event id */
-    bh_pending_event *events;    /* published, not yet delivered (FIFO) */
-    bh_pending_event **events_tail;
-    bh_plugin_ctx *publisher;    /* plugin whose code runs in the unit */
-};
 
 struct bh_request {
     bh_app *app;

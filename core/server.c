@@ -281,6 +281,8 @@ void bh_server_free(bh_server *srv)
         json_decref(w->access_line);
         bh_log_buffer_flush(&w->access_log);
         bh_match_free(&w->match);
+        if (w->db)
+            w->db->drv->close(w->db);
         if (w->base)
             event_base_free(w->base);
     }

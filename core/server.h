@@ -18,6 +18,7 @@
 #include <event2/http.h>
 
 #include "core.h"
+#include "db.h"
 #include "metrics.h"
 #include "ratelimit.h"
 
@@ -34,6 +35,7 @@ typedef struct bh_worker {
     struct event *drain_tick;  /* polls in-flight while draining */
     bh_match match;            /* this thread's router scratch */
     bh_idgen ids;              /* request ids */
+    bh_dbconn *db;             /* this thread's database connection */
     struct event *log_tick;    /* flushes access_log every BH_LOG_FLUSH_MS */
     bh_log_buffer access_log;
     json_t *access_line;       /* reused for every access-log line */

@@ -17,7 +17,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 build_packages=(build-essential autoconf automake pkg-config
     libevent-dev libjansson-dev libpcre2-dev libjwt-dev libcunit1-dev
     libsqlite3-dev libssl-dev libcurl4-openssl-dev libpq-dev)
-test_packages=(curl procps)
+test_packages=(curl procps postgresql-15 postgresql-client-15 sqlite3)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -6,6 +6,7 @@
  *   plugin.h    the descriptor, lifecycle, errors, services
  *   http.h      routes, requests, responses, hooks, the principal
  *   events.h    units of work, publishing and subscribing to events
+ *   db.h        parameterized SQL in the unit's transaction, migrations
  *   log.h       structured logging
  */
 #ifndef BILHETAGEM_BILHETAGEM_H
@@ -14,6 +15,7 @@
 #include <bilhetagem/plugin.h>
 #include <bilhetagem/http.h>
 #include <bilhetagem/events.h>
+#include <bilhetagem/db.h>
 #include <bilhetagem/log.h>
 
 #endif

@@ -12,8 +12,12 @@
  * `type`, an optional `subject` (the aggregate id: delivery is ordered per
  * subject) and the `data` object.
  *
- * Delivery is at least once: a subscriber must tolerate seeing an event
- * twice.  Subscribers run on worker threads, several at a time.
+ * With storage, events go to a transactional outbox and a dispatcher thread
+ * delivers them at least once; the core's inbox makes each subscriber's
+ * database effects happen once per event (the inbox row is written in the
+ * subscriber's own unit).  Without storage, delivery is in process, right
+ * after the publishing request, on its worker thread, and is not retried.
+ * Either way a subscriber may run on any thread, concurrently with others.
  */
 #ifndef BILHETAGEM_EVENTS_H
 #define BILHETAGEM_EVENTS_H

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 
 import {
-  assertProblem, openRaw, parseResponses, rawExchange, request, sleep, startServer, waitFor,
+  assertProblem, openRaw, parseResponses, rawExchange, request, sleep, SRCDIR, startServer, waitFor,
 } from './lib.mjs';
 
 const HEX_ID = /^[0-9a-f]{32}$/;
@@ -286,7 +286,15 @@ describe('authorization (test authorizer)', () => {
   });
 });
 
-describe('idempotent routes', () => {
+describe('idempotent routes (SQLite storage)', () => {
+  let port;
+  let srv;
+  before(async () => {
+    srv = await startServer({ config: `${SRCDIR}/conf/test-sqlite.json` });
+    port = srv.port;
+  });
+  after(async () => { await srv.stop(); });
+
   test('POST /test/idem without Idempotency-Key is 400 idempotency-key', async () => {
     assertProblem(await request({ port, method: 'POST', path: '/test/idem' }), 400, 'idempotency-key');
   });

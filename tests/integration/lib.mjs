@@ -268,9 +268,9 @@ export function startServer({ config = TEST_CONFIG, env = {}, args = [], listen 
  * Runs bilhetagemd to completion (for -t, --version, bad configs) and
  * resolves { code, signal, stdout, stderr }.  Killed after timeoutMs.
  */
-export function runBinary(args, { env = serverEnv(), timeoutMs = 10_000 } = {}) {
+export function runBinary(args, { env = serverEnv(), timeoutMs = 10_000, bin = BIN } = {}) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(BIN, args, { env, cwd: tempDir('bh-cwd-'), stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(bin, args, { env, cwd: tempDir('bh-cwd-'), stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(proc);
     let stdout = '';
     let stderr = '';
@@ -283,7 +283,7 @@ export function runBinary(args, { env = serverEnv(), timeoutMs = 10_000 } = {}) 
     proc.on('close', (code, signal) => {
       clearTimeout(timer);
       children.delete(proc);
-      if (signal === 'SIGKILL') reject(new Error(`bilhetagemd ${args.join(' ')} ran over ${timeoutMs} ms`));
+      if (signal === 'SIGKILL') reject(new Error(`${path.basename(bin)} ${args.join(' ')} ran over ${timeoutMs} ms`));
       else resolve({ code, signal, stdout, stderr });
     });
   });

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  assertProblem, openRaw, parseResponses, rawExchange, request, startServer, within,
+  assertProblem, openRaw, parseResponses, rawExchange, request, SRCDIR, startServer, within,
 } from './lib.mjs';
 
 const MAX_HEADER_BYTES = 4096;
@@ -218,7 +218,14 @@ describe('rate limiting', () => {
   });
 });
 
-describe('idempotency keys', () => {
+describe('idempotency keys (SQLite storage)', () => {
+  let port;
+  let srv;
+  before(async () => {
+    srv = await startServer({ config: `${SRCDIR}/conf/test-sqlite.json` });
+    port = srv.port;
+  });
+  after(async () => { await srv.stop(); });
   const idem = (key) => request({ port, method: 'POST', path: '/test/idem',
                                   headers: key === undefined ? {} : { 'Idempotency-Key': key } });
 

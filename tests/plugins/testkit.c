@@ -6,7 +6,8 @@
  * class, and - when its config says {"authorizer": true} - a TEST-ONLY
  * authorizer that trusts an "X-Test-User: name[,group...]" header.  That
  * authorizer is a stand-in for the auth plugin so the core's auth phase can
- * be tested on its own; it must never be loaded outside tests.
+ * be tested on its own; it must never be loaded outside tests.  With
+ * storage configured it also has database-backed routes (testkit_db.c).
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,8 +17,11 @@
 
 #include <bilhetagem/bilhetagem.h>
 
+#include "testkit.h"
+
 typedef struct testkit {
     atomic_long pings_delivered;
+    struct tk_db *db; /* NULL without storage */
 } testkit;
 
 static int sleep_handler(bh_request *req, void *arg)
@@ -124,6 +128,7 @@ static int tk_init(bh_plugin_ctx *ctx, const json_t *config, void **state)
         return -1;
     }
     if (tk_register(ctx, config, tk) != 0) {
+        tk_db_free(tk->db);
         free(tk); /* stop is not called when init fails */
         return -1;
     }
@@ -149,12 +154,16 @@ static int tk_register(bh_plugin_ctx *ctx, const json_t *config, testkit *tk)
         {.method = "POST", .path = "/test/publish", .handler = publish_handler},
         {.method = "GET", .path = "/test/events", .handler = events_handler, .arg = tk},
         {.method = "GET", .path = "/test/limited", .handler = item_handler, .rate_class = "tight"},
-        {.method = "POST", .path = "/test/idem", .handler = item_handler, .flags = BH_ROUTE_IDEMPOTENT},
         {.method = "GET", .path = "/test/whoami", .handler = whoami_handler},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (bh_route_add(ctx, &routes[i]) != 0)
             return -1;
+    /* idempotent routes need storage (the core refuses them without) */
+    const bh_route idem = {.method = "POST", .path = "/test/idem", .handler = item_handler,
+                           .flags = BH_ROUTE_IDEMPOTENT};
+    if (bh_db_driver_name() && bh_route_add(ctx, &idem) != 0)
+        return -1;
     if (json_is_true(want_auth)) {
         const bh_route secured[] = {
             {.method = "GET", .path = "/test/secure", .handler = whoami_handler,
@@ -168,13 +177,17 @@ static int tk_register(bh_plugin_ctx *ctx, const json_t *config, testkit *tk)
         if (bh_authorizer_set(ctx, test_authorizer, tk) != 0)
             return -1;
     }
+    if (tk_db_register(ctx, config, &tk->db) != 0)
+        return -1;
     return bh_event_subscribe(ctx, "test.ping", "counter", on_ping, tk);
 }
 
 static void tk_stop(bh_plugin_ctx *ctx, void *state)
 {
     (void)ctx;
-    free(state);
+    testkit *tk = state;
+    tk_db_free(tk->db);
+    free(tk);
 }
 
 BH_PLUGIN(testkit) = {

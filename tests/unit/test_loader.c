@@ -139,6 +139,19 @@ static void test_auth_required_without_authorizer(void)
                                        "no loaded plugin enforces auth"));
 }
 
+static void test_idempotent_route_without_storage(void)
+{
+    app_reset();
+    app.cfg = bh_config_parse("{}", "x.json", err, sizeof err);
+    bh_plugin_ctx ctx = {.name = "order", .app = &app};
+    bh_route r = {.method = "POST", .path = "/orders", .handler = (bh_handler_fn)1,
+                  .flags = BH_ROUTE_IDEMPOTENT};
+    CU_ASSERT_EQUAL(bh_route_add(&ctx, &r), 0);
+    CU_ASSERT_EQUAL(bh_registry_finalize(&app, err, sizeof err), -1);
+    CU_ASSERT_STRING_EQUAL(err, "route POST /orders (plugin order) is idempotent but the "
+                                "configuration has no \"storage\" to keep Idempotency-Keys in");
+}
+
 static void test_route_conflict_names_plugin(void)
 {
     app_reset();
@@ -194,6 +207,7 @@ int main(void)
     CU_pSuite r = CU_add_suite("registry", NULL, NULL);
     CU_add_test(r, "auth route without authorizer fails closed", test_auth_required_without_authorizer);
     CU_add_test(r, "route conflicts and bad metadata", test_route_conflict_names_plugin);
+    CU_add_test(r, "idempotent route without storage fails closed", test_idempotent_route_without_storage);
     CU_add_test(r, "services provide and lookup", test_services);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -1,0 +1,8 @@
+#!/bin/bash
+# storage-pg.test.sh - storage.test.mjs against a real PostgreSQL 15 that
+# tests/pg.sh starts for the run and stops whatever happens (not skipped
+# when PostgreSQL is missing: the PostgreSQL driver is part of the product).
+set -euo pipefail
+: "${BH_BUILDDIR:?}" "${BH_SRCDIR:?}"
+BH_TEST_DRIVERS=postgresql exec "$BH_SRCDIR/tests/pg.sh" run \
+    node --test --test-reporter=spec "$BH_SRCDIR/tests/integration/storage.test.mjs"
