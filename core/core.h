@@ -96,6 +96,8 @@ typedef struct bh_app {
     bh_plugin_ctx core;      /* names the core's own routes (name NULL) */
     struct bh_storage *storage; /* NULL without a "storage" config */
     struct bh_outbox *outbox;   /* the dispatcher, with storage */
+    bh_event_transport transport; /* send == NULL: deliver in this process */
+    bh_plugin_ctx *transport_plugin;
     int serving;             /* set when workers start: registration closed */
     atomic_int draining;
 } bh_app;

@@ -166,6 +166,18 @@ static void settle(bh_outbox *ob, int64_t seq, int64_t attempts, int failed, con
                 (long long)seq, (long long)attempts, why, dead ? "; dead-lettered" : "");
 }
 
+/* Hand the event to the transport, or to this process's subscribers. */
+static int route_event(bh_outbox *ob, const json_t *env, char *why, size_t len)
+{
+    const bh_event_transport *t = &ob->app->transport;
+    if (!t->send)
+        return bh_outbox_deliver(ob->app, &ob->conn, env, why, len);
+    if (t->send(env, t->arg) == 0)
+        return 0;
+    snprintf(why, len, "transport %s did not accept the event", t->name ? t->name : "?");
+    return 1;
+}
+
 static void dispatch_row(bh_outbox *ob, const bh_rows *rows, size_t i, int64_t now)
 {
     int64_t seq = 0, attempts = 0;
@@ -177,7 +189,7 @@ static void dispatch_row(bh_outbox *ob, const bh_rows *rows, size_t i, int64_t n
     const char *text = bh_rows_text(rows, i, 1);
     json_t *env = text ? json_loads(text, 0, &je) : NULL;
     char why[BH_DB_ERR_MAX] = "envelope is not valid JSON";
-    int failed = env ? bh_outbox_deliver(ob->app, &ob->conn, env, why, sizeof why) : 1;
+    int failed = env ? route_event(ob, env, why, sizeof why) : 1;
     json_decref(env);
     settle(ob, seq, attempts, failed, why);
 }
@@ -303,4 +315,45 @@ int bh_outbox_stats_read(bh_app *app, bh_dbconn **conn, bh_outbox_stats *out)
         bh_rows_int(r, 0, 0, &out->dead);
     bh_unit_end(&u, 1);
     return s == BH_DB_OK ? 0 : -1;
+}
+
+/* ---- SDK: transports --------------------------------------------------------------- */
+
+int bh_event_transport_set(bh_plugin_ctx *ctx, const bh_event_transport *t)
+{
+    bh_app *app = ctx->app;
+    if (!app->storage || !t || !t->send) {
+        bh_plugin_error(ctx, "an event transport needs storage and a send function");
+        return -1;
+    }
+    if (app->transport.send) {
+        bh_plugin_error(ctx, "an event transport is already installed by plugin %s",
+                        app->transport_plugin->name);
+        return -1;
+    }
+    app->transport = *t;
+    app->transport_plugin = ctx;
+    return 0;
+}
+
+/* A transport's consumer threads are the plugin's own: each gets a
+ * connection of its own, kept until it says it is done. */
+static __thread bh_dbconn *receiver_conn;
+
+int bh_event_receive(const json_t *envelope)
+{
+    bh_app *app = bh_the_app;
+    if (!app || !app->storage || !json_is_object(envelope) || !bh_storage_ready(app->storage))
+        return -1;
+    char why[BH_DB_ERR_MAX] = "";
+    int failed = bh_outbox_deliver(app, &receiver_conn, envelope, why, sizeof why);
+    if (failed)
+        bh_log_core(BH_LOG_WARN, "received event %s: %s",
+                    json_string_value(json_object_get(envelope, "id")), why);
+    return failed ? -1 : 0;
+}
+
+void bh_event_thread_done(void)
+{
+    bh_storage_disconnect(&receiver_conn);
 }

@@ -60,6 +60,34 @@ const json_t *bh_event_envelope(const bh_event *ev);
 /* The request id (or event id) that opened `unit`, for log correlation. */
 const char *bh_unit_id(const bh_unit *unit);
 
+/* ---- transports -----------------------------------------------------------
+ * By default the outbox dispatcher hands every committed event to the
+ * subscribers of its own process.  A transport plugin (SQS) carries events
+ * between nodes instead: the dispatcher calls send() for each committed
+ * event, and the plugin's consumer calls bh_event_receive() for each event
+ * it takes off the wire.  At most one transport; it needs storage. */
+typedef struct bh_event_transport {
+    const char *name;
+    /* On the dispatcher thread.  Return 0 once the event is durably accepted
+     * (the outbox marks it delivered), non-zero to have it retried with
+     * backoff.  `envelope` is borrowed for the call. */
+    int (*send)(const json_t *envelope, void *arg);
+    void *arg;
+} bh_event_transport;
+
+/* Install the transport (copied).  init only.  -1 without storage or when
+ * one is already installed. */
+int bh_event_transport_set(bh_plugin_ctx *ctx, const bh_event_transport *t);
+
+/* Deliver a received envelope (borrowed) to this process's subscribers of
+ * its type, each exactly once through the inbox.  Returns 0 when every
+ * subscriber has handled it (now or before), non-zero when one failed or the
+ * database is unavailable: keep the message and deliver it again later.
+ * Any thread; the core keeps one database connection per calling thread
+ * until bh_event_thread_done() is called on it. */
+int bh_event_receive(const json_t *envelope);
+void bh_event_thread_done(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -325,6 +325,26 @@ for (const driver of DRIVERS) {
       }
     });
 
+    test('through an event transport (send, then bh_event_receive) each event takes effect once', async () => {
+      const server = await startServer({ config: configFor(driver, { testkit: { loopback_transport: true } }),
+                                         env: await DRIVER[driver].fresh() });
+      try {
+        for (let i = 0; i < 4; i++) {
+          const res = await count(server.port, { name: 'carried' }, { key: `k-carried-${i}` });
+          assert.equal(res.status, 201, res.body);
+        }
+        await waitFor(async () => (await effects(server.port, 'carried')).length === 4,
+                      { timeoutMs: 5000, what: 'four deliveries through the transport' });
+        const stats = (await request({ port: server.port, path: '/test/transport' })).json;
+        assert.deepEqual(stats, { sent: 4, received: 4 });
+        for (const e of await effects(server.port, 'carried')) assert.equal(e.seen, 1);
+        await waitFor(async () => (await gauge(server.port, 'bilhetagem_outbox_pending')) === 0,
+                      { timeoutMs: 5000, what: 'outbox drained' });
+      } finally {
+        await stopClean(server);
+      }
+    });
+
     test('kill -9 with deliveries pending: after a restart each effect happened exactly once', async () => {
       const N = 8;
       const db = await DRIVER[driver].fresh();

@@ -22,6 +22,7 @@
 typedef struct testkit {
     atomic_long pings_delivered;
     struct tk_db *db; /* NULL without storage */
+    struct tk_transport *transport; /* NULL unless loopback_transport */
 } testkit;
 
 static int sleep_handler(bh_request *req, void *arg)
@@ -128,6 +129,7 @@ static int tk_init(bh_plugin_ctx *ctx, const json_t *config, void **state)
         return -1;
     }
     if (tk_register(ctx, config, tk) != 0) {
+        tk_transport_free(tk->transport);
         tk_db_free(tk->db);
         free(tk); /* stop is not called when init fails */
         return -1;
@@ -177,7 +179,8 @@ static int tk_register(bh_plugin_ctx *ctx, const json_t *config, testkit *tk)
         if (bh_authorizer_set(ctx, test_authorizer, tk) != 0)
             return -1;
     }
-    if (tk_db_register(ctx, config, &tk->db) != 0)
+    if (tk_db_register(ctx, config, &tk->db) != 0 ||
+        tk_transport_register(ctx, config, &tk->transport) != 0)
         return -1;
     return bh_event_subscribe(ctx, "test.ping", "counter", on_ping, tk);
 }
@@ -186,6 +189,7 @@ static void tk_stop(bh_plugin_ctx *ctx, void *state)
 {
     (void)ctx;
     testkit *tk = state;
+    tk_transport_free(tk->transport); /* first: its consumer uses the database */
     tk_db_free(tk->db);
     free(tk);
 }

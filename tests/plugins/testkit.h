@@ -12,4 +12,11 @@ struct tk_db;
 int tk_db_register(bh_plugin_ctx *ctx, const json_t *config, struct tk_db **out);
 void tk_db_free(struct tk_db *db);
 
+struct tk_transport;
+
+/* With config {"loopback_transport": true}: install the loopback event
+ * transport and its consumer thread (testkit_transport.c). */
+int tk_transport_register(bh_plugin_ctx *ctx, const json_t *config, struct tk_transport **out);
+void tk_transport_free(struct tk_transport *t);
+
 #endif
