@@ -48,6 +48,8 @@ int bh_event_publish(bh_unit *unit, const char *type, const char *subject, json_
         return -1; /* type not valid UTF-8; data was stolen by json_pack */
     if (subject)
         json_object_set_new(env, "subject", json_string(subject));
+    if (unit->trace[0]) /* CloudEvents extension: lowercase letters only */
+        json_object_set_new(env, "awstraceheader", json_string(unit->trace));
     if (unit->storage) { /* durable: into the outbox, in the unit's transaction */
         int rc = bh_outbox_append(unit, env);
         json_decref(env);
@@ -73,6 +75,17 @@ const char *bh_event_time(const bh_event *ev) { return env_str(ev, "time"); }
 const json_t *bh_event_data(const bh_event *ev) { return json_object_get(ev->envelope, "data"); }
 const json_t *bh_event_envelope(const bh_event *ev) { return ev->envelope; }
 const char *bh_unit_id(const bh_unit *unit) { return unit->id; }
+const char *bh_event_trace_header(const bh_event *ev) { return env_str(ev, "awstraceheader"); }
+
+void bh_unit_set_trace_header(bh_unit *unit, const char *header)
+{
+    snprintf(unit->trace, sizeof unit->trace, "%s", header ? header : "");
+}
+
+const char *bh_unit_trace_header(const bh_unit *unit)
+{
+    return unit->trace[0] ? unit->trace : NULL;
+}
 
 void bh_events_discard(bh_pending_event *list)
 {
@@ -90,6 +103,7 @@ static void deliver_one(const bh_subscription *s, const bh_event *ev,
 {
     bh_unit unit;
     bh_unit_init(&unit, bh_event_id(ev), s->plugin, NULL, NULL, 0);
+    bh_unit_set_trace_header(&unit, bh_event_trace_header(ev));
     int rc = s->fn(&unit, ev, s->arg);
     if (rc != 0) {
         bh_log(s->plugin, BH_LOG_ERROR, "subscriber %s failed on event %s (%s)", s->name,

@@ -65,6 +65,7 @@ static bh_db_status deliver_one(bh_app *app, bh_dbconn **conn, const bh_subscrip
     for (int attempt = 0; attempt <= app->cfg->storage.max_retries; attempt++) {
         bh_unit u;
         bh_unit_init(&u, id, s->plugin, app->storage, conn, 1);
+        bh_unit_set_trace_header(&u, bh_event_trace_header(ev));
         bh_db_value p[] = {BH_DB_S(id), BH_DB_S(who), BH_DB_I(bh_epoch_ms())};
         int64_t fresh = 0;
         rc = bh_unit_run(&u, "INSERT INTO bh_inbox (event_id, subscriber, processed_at)"

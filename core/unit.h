@@ -20,6 +20,7 @@ struct bh_unit {
     bh_pending_event *events;    /* published, not yet delivered (FIFO) */
     bh_pending_event **events_tail;
     bh_plugin_ctx *publisher;    /* plugin whose code runs in the unit */
+    char trace[256];             /* X-Ray trace header, "" when none */
 
     struct bh_storage *storage;  /* NULL: no database configured */
     bh_dbconn **conn;            /* the thread's connection slot */

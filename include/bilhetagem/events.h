@@ -60,6 +60,16 @@ const json_t *bh_event_envelope(const bh_event *ev);
 /* The request id (or event id) that opened `unit`, for log correlation. */
 const char *bh_unit_id(const bh_unit *unit);
 
+/* The trace the unit's work belongs to, as an X-Ray trace header
+ * ("Root=1-...;Parent=...;Sampled=1"), copied (at most 255 bytes).  The
+ * tracing plugin sets it on a request's unit; events published in the unit
+ * carry it as the CloudEvents extension attribute "awstraceheader", and a
+ * subscriber's unit starts with the header of the event it handles, so the
+ * consumer's work joins the same trace.  NULL clears it. */
+void bh_unit_set_trace_header(bh_unit *unit, const char *header);
+const char *bh_unit_trace_header(const bh_unit *unit); /* NULL when none */
+const char *bh_event_trace_header(const bh_event *ev);  /* NULL when none */
+
 /* ---- transports -----------------------------------------------------------
  * By default the outbox dispatcher hands every committed event to the
  * subscribers of its own process.  A transport plugin (SQS) carries events

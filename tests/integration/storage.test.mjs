@@ -35,6 +35,7 @@ const ALL_MIGRATIONS = [
   'applied testkit/1 create_counters',
   'applied testkit/2 create_effects',
   'applied testkit/3 create_names',
+  'applied testkit/4 effects_trace',
 ];
 
 // ---- processes ----------------------------------------------------------------
@@ -292,6 +293,23 @@ for (const driver of DRIVERS) {
         assert.equal(await gauge(port, 'bilhetagem_outbox_oldest_pending_age_seconds'), 0);
       });
 
+      test('the trace header travels with the event into the subscriber\'s unit', async () => {
+        const trace = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';
+        const res = await request({ port, method: 'POST', path: '/test/db/counters',
+                                    headers: { 'Content-Type': 'application/json', 'Idempotency-Key': 'k-traced',
+                                               'X-Amzn-Trace-Id': trace },
+                                    body: { name: 'traced' } });
+        assert.equal(res.status, 201, res.body);
+        await waitFor(async () => (await effects(port, 'traced')).length === 1,
+                      { timeoutMs: 5000, what: 'the traced delivery' });
+        assert.equal((await effects(port, 'traced'))[0].trace, trace);
+        const untraced = await count(port, { name: 'untraced' }, { key: 'k-untraced' });
+        assert.equal(untraced.status, 201);
+        await waitFor(async () => (await effects(port, 'untraced')).length === 1,
+                      { timeoutMs: 5000, what: 'the untraced delivery' });
+        assert.equal((await effects(port, 'untraced'))[0].trace, null);
+      });
+
       test('a UNIQUE violation is the handler\'s 409, and nothing else is lost', async () => {
         const post = (name) => request({ port, method: 'POST', path: '/test/db/unique',
                                          headers: { 'Content-Type': 'application/json' }, body: { name } });
@@ -511,7 +529,8 @@ for (const driver of DRIVERS) {
       if (driver === 'postgresql') {
         const rows = await psql(db.BH_TEST_PG_DSN,
           'SELECT plugin, version, COUNT(*) FROM schema_migrations GROUP BY plugin, version ORDER BY plugin, version');
-        assert.equal(rows, 'core|1|1\ntestkit|1|1\ntestkit|2|1\ntestkit|3|1');
+        const expected = ALL_MIGRATIONS.map((m) => `${m.split(' ')[1].replace('/', '|')}|1`).join('\n');
+        assert.equal(rows, expected);
       }
     });
 

@@ -80,6 +80,8 @@ static int count_handler(bh_request *req, void *arg)
         s = bh_rows_int(rows, 0, 0, &value);
     if (s != BH_DB_OK)
         return db_failed(req, s);
+    /* what the tracing plugin does for real: the request's trace rides along */
+    bh_unit_set_trace_header(u, bh_req_header(req, "X-Amzn-Trace-Id"));
     if (bh_event_publish(u, "test.counted", name, json_pack("{s:s, s:I}", "name", name, "value",
                                                             (json_int_t)value)) != 0)
         return -1;
@@ -116,8 +118,9 @@ static int effects_handler(bh_request *req, void *arg)
 {
     (void)arg;
     bh_rows *rows = NULL;
-    bh_db_status s = bh_db_query(bh_req_unit(req), "SELECT event_id, name, seen FROM testkit_effects"
-                                                   " ORDER BY name, event_id", NULL, 0, &rows);
+    bh_db_status s = bh_db_query(bh_req_unit(req), "SELECT event_id, name, seen, trace"
+                                                   " FROM testkit_effects ORDER BY name, event_id",
+                                 NULL, 0, &rows);
     if (s != BH_DB_OK)
         return db_failed(req, s);
     json_t *events = json_array();
@@ -128,9 +131,10 @@ static int effects_handler(bh_request *req, void *arg)
             json_decref(events);
             return db_failed(req, s);
         }
-        json_array_append_new(events, json_pack("{s:s?, s:s?, s:I}", "event_id",
+        json_array_append_new(events, json_pack("{s:s?, s:s?, s:I, s:s?}", "event_id",
                                                 bh_rows_text(rows, i, 0), "name",
-                                                bh_rows_text(rows, i, 1), "seen", (json_int_t)seen));
+                                                bh_rows_text(rows, i, 1), "seen", (json_int_t)seen,
+                                                "trace", bh_rows_text(rows, i, 3)));
     }
     bh_resp_json(req, 200, json_pack("{s:I, s:o}", "count", (json_int_t)n, "events", events));
     return 0;
@@ -167,11 +171,13 @@ static int on_counted(bh_unit *unit, const bh_event *ev, void *arg)
     if (db->fail_subscriber)
         return -1;
     const char *name = bh_event_subject(ev);
-    bh_db_value p[] = {BH_DB_S(bh_event_id(ev)), BH_DB_S(name ? name : "")};
+    bh_db_value p[] = {BH_DB_S(bh_event_id(ev)), BH_DB_S(name ? name : ""),
+                       BH_DB_S(bh_unit_trace_header(unit))};
     /* A second delivery that got past the inbox would show as seen = 2. */
-    return bh_db_exec(unit, "INSERT INTO testkit_effects (event_id, name, seen) VALUES ($1, $2, 1)"
-                            " ON CONFLICT (event_id) DO UPDATE SET seen = testkit_effects.seen + 1",
-                      p, 2, NULL) == BH_DB_OK ? 0 : -1;
+    return bh_db_exec(unit, "INSERT INTO testkit_effects (event_id, name, seen, trace)"
+                            " VALUES ($1, $2, 1, $3) ON CONFLICT (event_id)"
+                            " DO UPDATE SET seen = testkit_effects.seen + 1",
+                      p, 3, NULL) == BH_DB_OK ? 0 : -1;
 }
 
 /* ---- registration ---------------------------------------------------------- */
@@ -216,6 +222,7 @@ static int add_routes(bh_plugin_ctx *ctx, struct tk_db *db)
          "CREATE TABLE testkit_effects (event_id TEXT PRIMARY KEY, name TEXT NOT NULL,"
          " seen BIGINT NOT NULL);", NULL},
         {3, "create_names", "CREATE TABLE testkit_names (name TEXT NOT NULL UNIQUE);", NULL},
+        {4, "effects_trace", "ALTER TABLE testkit_effects ADD COLUMN trace TEXT;", NULL},
     };
     const bh_route routes[] = {
         {.method = "POST", .path = "/test/db/counters", .handler = count_handler,
