@@ -1,4 +1,4 @@
-/* config.c - load, interpolate and validate the server's JSON config file.
+/* config.c - the schema of the server's JSON config file.
  *
  * jansson parses the file into a tree; the core's own settings are then read
  * out of it one section at a time into a bh_config, strictly: an unknown
@@ -17,7 +17,7 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
-#include "config.h"
+#include "config_read.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,21 +28,6 @@
 #include <string.h>
 
 #define BH_CONFIG_FILE_MAX (16u * 1024 * 1024)
-#define BH_NAME_MAX 32
-
-/* What every validation step needs to report an error. */
-typedef struct load_ctx {
-    const char *text; /* the original JSON, for line numbers */
-    const char *name; /* the file name, for messages */
-    char *err;
-    size_t errlen;
-} load_ctx;
-
-/* A growable NUL-terminated string. */
-typedef struct strbuf {
-    char *s;
-    size_t len, cap;
-} strbuf;
 
 static const char *const top_keys[] = {
     "server", "log", "rate_limit", "storage", "plugin_dir", "data_dir", "plugins", NULL};
@@ -60,454 +45,6 @@ static const char *const rate_limit_keys[] = {
 static const char *const rate_class_keys[] = {"rate_per_sec", "burst", NULL};
 static const char *const plugin_keys[] = {
     "name", "path", "config", "enabled", NULL};
-
-/* ---- small helpers --------------------------------------------------- */
-
-static int sb_add(strbuf *b, const char *p, size_t n)
-{
-    if (b->cap - b->len <= n) {
-        size_t cap = b->cap ? b->cap : 64;
-        char *s;
-
-        while (cap - b->len <= n)
-            cap *= 2;
-        if (!(s = realloc(b->s, cap)))
-            return -1;
-        b->s = s;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, p, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-    return 0;
-}
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-
-    return d ? memcpy(d, s, n) : NULL;
-}
-
-/* Format into err, then turn control characters into '?' so that a key or
- * value quoted from the file can never break the message over lines. */
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    for (char *c = err; *c; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f)
-            *c = '?';
-}
-
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a real number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    }
-    return "an unknown value";
-}
-
-static int has_nul(const json_t *s)
-{
-    return strlen(json_string_value(s)) != json_string_length(s);
-}
-
-/* [a-z0-9_-]{1,32}: plugin and rate class names. */
-static int valid_name(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n < 1 || n > BH_NAME_MAX)
-        return 0;
-    return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
-}
-
-/* ---- error reporting ------------------------------------------------- */
-
-/* "parent.key", or either alone when the other is empty. */
-static char *join_path(const char *parent, const char *key)
-{
-    size_t plen = strlen(parent), klen = key ? strlen(key) : 0;
-    char *path = malloc(plen + klen + 2);
-
-    if (!path)
-        return NULL;
-    memcpy(path, parent, plen);
-    if (plen && klen)
-        path[plen++] = '.';
-    memcpy(path + plen, key ? key : "", klen + 1);
-    return path;
-}
-
-/* The line of `path`, or of the nearest enclosing path that can be found. */
-static int path_line(const char *text, const char *path)
-{
-    char *p = dup_str(path);
-    int line;
-
-    if (!p)
-        return bh_json_path_line(text, path);
-    while ((line = bh_json_path_line(text, p)) == 0 && *p) {
-        char *cut = p + strlen(p);
-
-        while (cut > p && *cut != '.' && *cut != '[')
-            cut--;
-        *cut = '\0';
-    }
-    free(p);
-    return line > 0 ? line : 1;
-}
-
-/* Report "FILE:LINE: PARENT.KEY: message" (key may be NULL).  Returns -1. */
-static int fail(const load_ctx *ctx, const char *parent, const char *key,
-                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int fail(const load_ctx *ctx, const char *parent, const char *key,
-                const char *fmt, ...)
-{
-    char msg[BH_CONFIG_ERR_MAX];
-    char *path = join_path(parent, key);
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (!path)
-        set_err(ctx->err, ctx->errlen, "%s: out of memory", ctx->name);
-    else if (*path)
-        set_err(ctx->err, ctx->errlen, "%s:%d: %s: %s", ctx->name,
-                path_line(ctx->text, path), path, msg);
-    else
-        set_err(ctx->err, ctx->errlen, "%s:%d: %s", ctx->name,
-                path_line(ctx->text, path), msg);
-    free(path);
-    return -1;
-}
-
-static int fail_oom(const load_ctx *ctx)
-{
-    set_err(ctx->err, ctx->errlen, "%s: out of memory", ctx->name);
-    return -1;
-}
-
-/* ---- interpolation --------------------------------------------------- */
-
-static int is_var_char(char c, int first)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' ||
-           (!first && c >= '0' && c <= '9');
-}
-
-/* Expand the "${NAME}" or "${NAME:-default}" at *pp onto out and advance
- * *pp past it.  The default is literal text up to the first '}' (no nested
- * expansion).  Returns 0, or -1 with a message in err. */
-static int expand_var(const char **pp, strbuf *out, char *err, size_t errlen)
-{
-    const char *name = *pp + 2, *end = name, *close = strchr(name, '}');
-    const char *value, *def = NULL;
-    char *var;
-
-    if (!close) {
-        set_err(err, errlen, "unterminated \"${\" (missing \"}\")");
-        return -1;
-    }
-    while (end < close && is_var_char(*end, end == name))
-        end++;
-    if (end > name && end < close && end[0] == ':' && end[1] == '-')
-        def = end + 2;
-    if (end == name || (end < close && !def)) {
-        set_err(err, errlen, "invalid variable name in \"${%.*s}\"",
-                (int)(close - name > 64 ? 64 : close - name), name);
-        return -1;
-    }
-    if (!(var = malloc((size_t)(end - name) + 1))) {
-        set_err(err, errlen, "out of memory");
-        return -1;
-    }
-    memcpy(var, name, (size_t)(end - name));
-    var[end - name] = '\0';
-    value = getenv(var);
-    if (!value && !def) {
-        set_err(err, errlen, "environment variable %s is not set", var);
-        free(var);
-        return -1;
-    }
-    free(var);
-    if (def && (!value || !*value)) /* shell ":-": unset or empty */
-        value = NULL;
-    if (value ? sb_add(out, value, strlen(value))
-              : sb_add(out, def, (size_t)(close - def))) {
-        set_err(err, errlen, "out of memory");
-        return -1;
-    }
-    *pp = close + 1;
-    return 0;
-}
-
-char *bh_config_interpolate(const char *in, char *err, size_t errlen)
-{
-    strbuf out = {0};
-    const char *p = in;
-
-    if (!in) {
-        set_err(err, errlen, "no input");
-        return NULL;
-    }
-    if (sb_add(&out, "", 0) < 0)
-        goto oom;
-    while (*p) {
-        const char *dollar = strchr(p, '$');
-        size_t lit = dollar ? (size_t)(dollar - p) : strlen(p);
-
-        if (sb_add(&out, p, lit) < 0)
-            goto oom;
-        if (!dollar)
-            break;
-        p = dollar;
-        if (p[1] == '{') {
-            if (expand_var(&p, &out, err, errlen) < 0) {
-                free(out.s);
-                return NULL;
-            }
-            continue;
-        }
-        if (sb_add(&out, "$", 1) < 0) /* "$$" and a lone "$" both give "$" */
-            goto oom;
-        p += p[1] == '$' ? 2 : 1;
-    }
-    return out.s;
-oom:
-    free(out.s);
-    set_err(err, errlen, "out of memory");
-    return NULL;
-}
-
-/* Interpolate one string value of the tree in place. */
-static int interpolate_string(const load_ctx *ctx, json_t *v, const char *path)
-{
-    char ierr[BH_CONFIG_ERR_MAX];
-    char *s;
-    int r;
-
-    if (has_nul(v))
-        return fail(ctx, path, NULL, "string contains a NUL byte");
-    if (!strchr(json_string_value(v), '$'))
-        return 0;
-    if (!(s = bh_config_interpolate(json_string_value(v), ierr, sizeof ierr)))
-        return fail(ctx, path, NULL, "%s", ierr);
-    r = json_string_set(v, s); /* fails on OOM or invalid UTF-8 */
-    free(s);
-    if (r < 0)
-        return fail(ctx, path, NULL, "not valid UTF-8 after interpolation");
-    return 0;
-}
-
-static int interpolate_tree(const load_ctx *ctx, json_t *v, strbuf *path);
-
-/* Interpolate `child`, whose path is `path` + sep + name; path is restored. */
-static int interpolate_child(const load_ctx *ctx, json_t *child, strbuf *path,
-                             const char *sep, const char *name)
-{
-    size_t mark = path->len;
-    int r;
-
-    if (sb_add(path, sep, strlen(sep)) < 0 ||
-        sb_add(path, name, strlen(name)) < 0)
-        return fail_oom(ctx);
-    r = interpolate_tree(ctx, child, path);
-    path->len = mark;
-    path->s[mark] = '\0';
-    return r;
-}
-
-/* Interpolate every string value under v, which `path` names. */
-static int interpolate_tree(const load_ctx *ctx, json_t *v, strbuf *path)
-{
-    json_t *child;
-
-    if (json_is_string(v))
-        return interpolate_string(ctx, v, path->s);
-    if (json_is_object(v)) {
-        const char *key;
-
-        json_object_foreach(v, key, child)
-            if (strcmp(key, "$comment") != 0 &&
-                interpolate_child(ctx, child, path, ".", key) < 0)
-                return -1;
-    } else if (json_is_array(v)) {
-        char index[32];
-        size_t i;
-
-        json_array_foreach(v, i, child) {
-            snprintf(index, sizeof index, "[%zu]", i);
-            if (interpolate_child(ctx, child, path, "", index) < 0)
-                return -1;
-        }
-    }
-    return 0;
-}
-
-/* ---- typed getters: 0 = read or absent (*out untouched), -1 = error ---- */
-
-static int check_keys(const load_ctx *ctx, json_t *obj, const char *parent,
-                      const char *const *allowed)
-{
-    const char *key;
-    json_t *v;
-
-    json_object_foreach(obj, key, v) {
-        size_t i = 0;
-
-        (void)v;
-        while (allowed[i] && strcmp(allowed[i], key) != 0)
-            i++;
-        if (!allowed[i] && strcmp(key, "$comment") != 0)
-            return fail(ctx, parent, key, "unknown key");
-    }
-    return 0;
-}
-
-/* 1 = present and in range (*out set), 0 = absent, -1 = error. */
-static int read_int(const load_ctx *ctx, json_t *obj, const char *parent,
-                    const char *key, long long min, long long max,
-                    long long *out)
-{
-    json_t *v = json_object_get(obj, key);
-
-    if (!v)
-        return 0;
-    if (!json_is_integer(v))
-        return fail(ctx, parent, key, "expected an integer, got %s",
-                    type_name(v));
-    if (json_integer_value(v) < min || json_integer_value(v) > max)
-        return fail(ctx, parent, key, "must be between %lld and %lld", min,
-                    max);
-    *out = json_integer_value(v);
-    return 1;
-}
-
-static int get_int(const load_ctx *ctx, json_t *obj, const char *parent,
-                   const char *key, long long min, long long max, int *out)
-{
-    long long v;
-    int r = read_int(ctx, obj, parent, key, min, max, &v);
-
-    if (r > 0)
-        *out = (int)v;
-    return r < 0 ? -1 : 0;
-}
-
-static int get_size(const load_ctx *ctx, json_t *obj, const char *parent,
-                    const char *key, long long min, long long max, size_t *out)
-{
-    long long v;
-    int r = read_int(ctx, obj, parent, key, min, max, &v);
-
-    if (r > 0)
-        *out = (size_t)v;
-    return r < 0 ? -1 : 0;
-}
-
-static int get_bool(const load_ctx *ctx, json_t *obj, const char *parent,
-                    const char *key, int *out)
-{
-    json_t *v = json_object_get(obj, key);
-
-    if (!v)
-        return 0;
-    if (!json_is_boolean(v))
-        return fail(ctx, parent, key, "expected a boolean, got %s",
-                    type_name(v));
-    *out = json_is_true(v);
-    return 0;
-}
-
-/* An integer or a real; 1 = present (*out set), 0 = absent, -1 = error. */
-static int read_number(const load_ctx *ctx, json_t *obj, const char *parent,
-                       const char *key, double *out)
-{
-    json_t *v = json_object_get(obj, key);
-
-    if (!v)
-        return 0;
-    if (!json_is_number(v))
-        return fail(ctx, parent, key, "expected a number, got %s",
-                    type_name(v));
-    *out = json_number_value(v);
-    return 1;
-}
-
-/* A non-empty string, interpolated, replacing *out.  With `nullable`, a
- * JSON null sets *out to NULL. */
-static int get_str(const load_ctx *ctx, json_t *obj, const char *parent,
-                   const char *key, int nullable, char **out)
-{
-    json_t *v = json_object_get(obj, key);
-    char ierr[BH_CONFIG_ERR_MAX];
-    char *s;
-
-    if (!v)
-        return 0;
-    if (nullable && json_is_null(v)) {
-        free(*out);
-        *out = NULL;
-        return 0;
-    }
-    if (!json_is_string(v))
-        return fail(ctx, parent, key, "expected a string%s, got %s",
-                    nullable ? " or null" : "", type_name(v));
-    if (has_nul(v))
-        return fail(ctx, parent, key, "string contains a NUL byte");
-    if (!(s = bh_config_interpolate(json_string_value(v), ierr, sizeof ierr)))
-        return fail(ctx, parent, key, "%s", ierr);
-    if (!*s) {
-        free(s);
-        return fail(ctx, parent, key, "must not be empty");
-    }
-    free(*out);
-    *out = s;
-    return 0;
-}
-
-/* The object at obj[key] in *out (NULL when absent), its keys checked. */
-static int get_section(const load_ctx *ctx, json_t *obj, const char *parent,
-                       const char *key, const char *const *allowed,
-                       json_t **out)
-{
-    json_t *v = json_object_get(obj, key);
-    char *path;
-    int r;
-
-    *out = NULL;
-    if (!v)
-        return 0;
-    if (!json_is_object(v))
-        return fail(ctx, parent, key, "expected an object, got %s",
-                    type_name(v));
-    if (!(path = join_path(parent, key)))
-        return fail_oom(ctx);
-    r = check_keys(ctx, v, path, allowed);
-    free(path);
-    *out = v;
-    return r;
-}
 
 /* ---- sections -------------------------------------------------------- */
 
@@ -558,140 +95,140 @@ static int valid_host(const char *h, size_t n)
     return valid_hostname(buf);
 }
 
-static int check_listen(const load_ctx *ctx, const char *listen)
+static int check_listen(const bh_cfg_ctx *ctx, const char *listen)
 {
     const char *colon = strrchr(listen, ':');
 
     if (!colon || !valid_host(listen, (size_t)(colon - listen)) ||
         !valid_port(colon + 1))
-        return fail(ctx, "server", "listen",
+        return bh_cfg_fail(ctx, "server", "listen",
                     "expected \"HOST:PORT\" with an IPv4 address, a "
                     "[bracketed] IPv6 address or a name, and a port 0-65535");
     return 0;
 }
 
-static int load_server(const load_ctx *ctx, json_t *root, bh_config *cfg)
+static int load_server(const bh_cfg_ctx *ctx, json_t *root, bh_config *cfg)
 {
     const char *s = "server";
     json_t *o;
 
-    if (get_section(ctx, root, "", s, server_keys, &o) < 0)
+    if (bh_cfg_get_section(ctx, root, "", s, server_keys, &o) < 0)
         return -1;
     if (!o)
         return 0;
-    if (get_str(ctx, o, s, "listen", 0, &cfg->listen) < 0 ||
+    if (bh_cfg_get_str(ctx, o, s, "listen", 0, &cfg->listen) < 0 ||
         check_listen(ctx, cfg->listen) < 0 ||
-        get_int(ctx, o, s, "workers", 0, 256, &cfg->workers) < 0 ||
-        get_size(ctx, o, s, "max_header_bytes", 512, 1048576,
+        bh_cfg_get_int(ctx, o, s, "workers", 0, 256, &cfg->workers) < 0 ||
+        bh_cfg_get_size(ctx, o, s, "max_header_bytes", 512, 1048576,
                  &cfg->max_header_bytes) < 0 ||
-        get_size(ctx, o, s, "max_body_bytes", 1, 67108864,
+        bh_cfg_get_size(ctx, o, s, "max_body_bytes", 1, 67108864,
                  &cfg->max_body_bytes) < 0 ||
-        get_int(ctx, o, s, "timeout_ms", 100, 3600000, &cfg->timeout_ms) < 0 ||
-        get_int(ctx, o, s, "drain_timeout_ms", 0, 600000,
+        bh_cfg_get_int(ctx, o, s, "timeout_ms", 100, 3600000, &cfg->timeout_ms) < 0 ||
+        bh_cfg_get_int(ctx, o, s, "drain_timeout_ms", 0, 600000,
                 &cfg->drain_timeout_ms) < 0 ||
-        get_int(ctx, o, s, "max_json_depth", 1, 1000, &cfg->max_json_depth) < 0 ||
-        get_bool(ctx, o, s, "trust_forwarded_for", &cfg->trust_forwarded_for) < 0)
+        bh_cfg_get_int(ctx, o, s, "max_json_depth", 1, 1000, &cfg->max_json_depth) < 0 ||
+        bh_cfg_get_bool(ctx, o, s, "trust_forwarded_for", &cfg->trust_forwarded_for) < 0)
         return -1;
     return 0;
 }
 
-static int load_log(const load_ctx *ctx, json_t *root, bh_config *cfg)
+static int load_log(const bh_cfg_ctx *ctx, json_t *root, bh_config *cfg)
 {
     const char *level;
     json_t *o;
 
-    if (get_section(ctx, root, "", "log", log_keys, &o) < 0)
+    if (bh_cfg_get_section(ctx, root, "", "log", log_keys, &o) < 0)
         return -1;
     if (!o)
         return 0;
-    if (get_str(ctx, o, "log", "level", 0, &cfg->log_level) < 0 ||
-        get_str(ctx, o, "log", "file", 1, &cfg->log_file) < 0 ||
-        get_bool(ctx, o, "log", "access_log", &cfg->access_log) < 0)
+    if (bh_cfg_get_str(ctx, o, "log", "level", 0, &cfg->log_level) < 0 ||
+        bh_cfg_get_str(ctx, o, "log", "file", 1, &cfg->log_file) < 0 ||
+        bh_cfg_get_bool(ctx, o, "log", "access_log", &cfg->access_log) < 0)
         return -1;
     level = cfg->log_level;
     if (strcmp(level, "debug") && strcmp(level, "info") &&
         strcmp(level, "warn") && strcmp(level, "error"))
-        return fail(ctx, "log", "level",
+        return bh_cfg_fail(ctx, "log", "level",
                     "must be one of \"debug\", \"info\", \"warn\", \"error\"");
     return 0;
 }
 
-static int check_storage(const load_ctx *ctx, const bh_storage_conf *st)
+static int check_storage(const bh_cfg_ctx *ctx, const bh_storage_conf *st)
 {
     const char *s = "storage";
     if (!st->driver)
-        return fail(ctx, s, NULL, "missing required key \"driver\"");
+        return bh_cfg_fail(ctx, s, NULL, "missing required key \"driver\"");
     if (strcmp(st->driver, "sqlite") && strcmp(st->driver, "postgresql"))
-        return fail(ctx, s, "driver", "must be \"sqlite\" or \"postgresql\"");
+        return bh_cfg_fail(ctx, s, "driver", "must be \"sqlite\" or \"postgresql\"");
     if (!strcmp(st->driver, "sqlite") && !st->path)
-        return fail(ctx, s, NULL, "the sqlite driver needs \"path\"");
+        return bh_cfg_fail(ctx, s, NULL, "the sqlite driver needs \"path\"");
     if (!strcmp(st->driver, "postgresql") && !st->dsn)
-        return fail(ctx, s, NULL, "the postgresql driver needs \"dsn\"");
+        return bh_cfg_fail(ctx, s, NULL, "the postgresql driver needs \"dsn\"");
     if (strcmp(st->synchronous, "full") && strcmp(st->synchronous, "normal"))
-        return fail(ctx, s, "synchronous", "must be \"full\" or \"normal\"");
+        return bh_cfg_fail(ctx, s, "synchronous", "must be \"full\" or \"normal\"");
     return 0;
 }
 
-static int load_storage(const load_ctx *ctx, json_t *root, bh_config *cfg)
+static int load_storage(const bh_cfg_ctx *ctx, json_t *root, bh_config *cfg)
 {
     const char *s = "storage";
     bh_storage_conf *st = &cfg->storage;
     json_t *o;
 
-    if (get_section(ctx, root, "", s, storage_keys, &o) < 0)
+    if (bh_cfg_get_section(ctx, root, "", s, storage_keys, &o) < 0)
         return -1;
     if (!o)
         return 0;
     cfg->storage_enabled = 1;
-    if (get_str(ctx, o, s, "driver", 0, &st->driver) < 0 ||
-        get_str(ctx, o, s, "path", 0, &st->path) < 0 ||
-        get_str(ctx, o, s, "synchronous", 0, &st->synchronous) < 0 ||
-        get_int(ctx, o, s, "busy_timeout_ms", 0, 600000, &st->busy_timeout_ms) < 0 ||
-        get_str(ctx, o, s, "dsn", 0, &st->dsn) < 0 ||
-        get_int(ctx, o, s, "statement_timeout_ms", 0, 3600000, &st->statement_timeout_ms) < 0 ||
-        get_int(ctx, o, s, "connect_timeout_ms", 100, 600000, &st->connect_timeout_ms) < 0 ||
-        get_int(ctx, o, s, "max_retries", 0, 100, &st->max_retries) < 0 ||
-        get_int(ctx, o, s, "outbox_batch", 1, 10000, &st->outbox_batch) < 0 ||
-        get_int(ctx, o, s, "outbox_max_attempts", 1, 1000, &st->outbox_max_attempts) < 0 ||
-        get_int(ctx, o, s, "outbox_backoff_ms", 1, 3600000, &st->outbox_backoff_ms) < 0 ||
-        get_int(ctx, o, s, "outbox_max_backoff_ms", 1, 86400000, &st->outbox_max_backoff_ms) < 0 ||
-        get_int(ctx, o, s, "outbox_lease_ms", 100, 3600000, &st->outbox_lease_ms) < 0 ||
-        get_int(ctx, o, s, "outbox_poll_ms", 10, 600000, &st->outbox_poll_ms) < 0 ||
-        get_int(ctx, o, s, "idempotency_retention_s", 1, 31536000,
+    if (bh_cfg_get_str(ctx, o, s, "driver", 0, &st->driver) < 0 ||
+        bh_cfg_get_str(ctx, o, s, "path", 0, &st->path) < 0 ||
+        bh_cfg_get_str(ctx, o, s, "synchronous", 0, &st->synchronous) < 0 ||
+        bh_cfg_get_int(ctx, o, s, "busy_timeout_ms", 0, 600000, &st->busy_timeout_ms) < 0 ||
+        bh_cfg_get_str(ctx, o, s, "dsn", 0, &st->dsn) < 0 ||
+        bh_cfg_get_int(ctx, o, s, "statement_timeout_ms", 0, 3600000, &st->statement_timeout_ms) < 0 ||
+        bh_cfg_get_int(ctx, o, s, "connect_timeout_ms", 100, 600000, &st->connect_timeout_ms) < 0 ||
+        bh_cfg_get_int(ctx, o, s, "max_retries", 0, 100, &st->max_retries) < 0 ||
+        bh_cfg_get_int(ctx, o, s, "outbox_batch", 1, 10000, &st->outbox_batch) < 0 ||
+        bh_cfg_get_int(ctx, o, s, "outbox_max_attempts", 1, 1000, &st->outbox_max_attempts) < 0 ||
+        bh_cfg_get_int(ctx, o, s, "outbox_backoff_ms", 1, 3600000, &st->outbox_backoff_ms) < 0 ||
+        bh_cfg_get_int(ctx, o, s, "outbox_max_backoff_ms", 1, 86400000, &st->outbox_max_backoff_ms) < 0 ||
+        bh_cfg_get_int(ctx, o, s, "outbox_lease_ms", 100, 3600000, &st->outbox_lease_ms) < 0 ||
+        bh_cfg_get_int(ctx, o, s, "outbox_poll_ms", 10, 600000, &st->outbox_poll_ms) < 0 ||
+        bh_cfg_get_int(ctx, o, s, "idempotency_retention_s", 1, 31536000,
                 &st->idempotency_retention_s) < 0)
         return -1;
     return check_storage(ctx, st);
 }
 
 /* One entry of rate_limit.classes; "default" replaces the built-in one. */
-static int load_rate_class(const load_ctx *ctx, const char *path,
+static int load_rate_class(const bh_cfg_ctx *ctx, const char *path,
                            const char *name, json_t *v, bh_config *cfg)
 {
     double rate = 0, burst = 0;
     bh_rate_class *c;
     int r;
 
-    if (!valid_name(name))
-        return fail(ctx, path, NULL, "invalid class name (expected [a-z0-9_-]{1,32})");
+    if (!bh_cfg_valid_name(name))
+        return bh_cfg_fail(ctx, path, NULL, "invalid class name (expected [a-z0-9_-]{1,32})");
     if (!strcmp(name, "none")) /* routes use "none" to opt out of limiting */
-        return fail(ctx, path, NULL, "\"none\" is reserved: it means \"not rate limited\"");
+        return bh_cfg_fail(ctx, path, NULL, "\"none\" is reserved: it means \"not rate limited\"");
     if (!json_is_object(v))
-        return fail(ctx, path, NULL, "expected an object, got %s", type_name(v));
-    if (check_keys(ctx, v, path, rate_class_keys) < 0)
+        return bh_cfg_fail(ctx, path, NULL, "expected an object, got %s", bh_cfg_type_name(v));
+    if (bh_cfg_check_keys(ctx, v, path, rate_class_keys) < 0)
         return -1;
-    if ((r = read_number(ctx, v, path, "rate_per_sec", &rate)) <= 0)
-        return r < 0 ? -1 : fail(ctx, path, NULL, "missing required key \"rate_per_sec\"");
+    if ((r = bh_cfg_read_number(ctx, v, path, "rate_per_sec", &rate)) <= 0)
+        return r < 0 ? -1 : bh_cfg_fail(ctx, path, NULL, "missing required key \"rate_per_sec\"");
     if (!(rate > 0))
-        return fail(ctx, path, "rate_per_sec", "must be greater than 0");
-    if ((r = read_number(ctx, v, path, "burst", &burst)) <= 0)
-        return r < 0 ? -1 : fail(ctx, path, NULL, "missing required key \"burst\"");
+        return bh_cfg_fail(ctx, path, "rate_per_sec", "must be greater than 0");
+    if ((r = bh_cfg_read_number(ctx, v, path, "burst", &burst)) <= 0)
+        return r < 0 ? -1 : bh_cfg_fail(ctx, path, NULL, "missing required key \"burst\"");
     if (!(burst >= 1))
-        return fail(ctx, path, "burst", "must be at least 1");
+        return bh_cfg_fail(ctx, path, "burst", "must be at least 1");
     c = &cfg->rate_classes[0];
     if (strcmp(name, "default") != 0) {
         c = &cfg->rate_classes[cfg->n_rate_classes];
-        if (!(c->name = dup_str(name)))
-            return fail_oom(ctx);
+        if (!(c->name = bh_cfg_dup_str(name)))
+            return bh_cfg_fail_oom(ctx);
         cfg->n_rate_classes++;
     }
     c->rate = rate;
@@ -699,7 +236,7 @@ static int load_rate_class(const load_ctx *ctx, const char *path,
     return 0;
 }
 
-static int load_rate_classes(const load_ctx *ctx, json_t *rl, bh_config *cfg)
+static int load_rate_classes(const bh_cfg_ctx *ctx, json_t *rl, bh_config *cfg)
 {
     json_t *classes = json_object_get(rl, "classes"), *v;
     bh_rate_class *grown;
@@ -708,12 +245,12 @@ static int load_rate_classes(const load_ctx *ctx, json_t *rl, bh_config *cfg)
     if (!classes)
         return 0;
     if (!json_is_object(classes))
-        return fail(ctx, "rate_limit", "classes", "expected an object, got %s",
-                    type_name(classes));
+        return bh_cfg_fail(ctx, "rate_limit", "classes", "expected an object, got %s",
+                    bh_cfg_type_name(classes));
     grown = realloc(cfg->rate_classes,
                     (1 + json_object_size(classes)) * sizeof *grown);
     if (!grown)
-        return fail_oom(ctx);
+        return bh_cfg_fail_oom(ctx);
     cfg->rate_classes = grown;
     json_object_foreach(classes, name, v) {
         char *path;
@@ -721,8 +258,8 @@ static int load_rate_classes(const load_ctx *ctx, json_t *rl, bh_config *cfg)
 
         if (strcmp(name, "$comment") == 0)
             continue;
-        if (!(path = join_path("rate_limit.classes", name)))
-            return fail_oom(ctx);
+        if (!(path = bh_cfg_join_path("rate_limit.classes", name)))
+            return bh_cfg_fail_oom(ctx);
         r = load_rate_class(ctx, path, name, v, cfg);
         free(path);
         if (r < 0)
@@ -731,16 +268,16 @@ static int load_rate_classes(const load_ctx *ctx, json_t *rl, bh_config *cfg)
     return 0;
 }
 
-static int load_rate_limit(const load_ctx *ctx, json_t *root, bh_config *cfg)
+static int load_rate_limit(const bh_cfg_ctx *ctx, json_t *root, bh_config *cfg)
 {
     json_t *o;
 
-    if (get_section(ctx, root, "", "rate_limit", rate_limit_keys, &o) < 0)
+    if (bh_cfg_get_section(ctx, root, "", "rate_limit", rate_limit_keys, &o) < 0)
         return -1;
     if (!o)
         return 0;
-    if (get_bool(ctx, o, "rate_limit", "enabled", &cfg->rate_limit_enabled) < 0 ||
-        get_size(ctx, o, "rate_limit", "max_clients", 16, 10000000,
+    if (bh_cfg_get_bool(ctx, o, "rate_limit", "enabled", &cfg->rate_limit_enabled) < 0 ||
+        bh_cfg_get_size(ctx, o, "rate_limit", "max_clients", 16, 10000000,
                  &cfg->rate_limit_clients) < 0 ||
         load_rate_classes(ctx, o, cfg) < 0)
         return -1;
@@ -755,51 +292,51 @@ static void free_plugin(bh_plugin_conf *pc)
 }
 
 /* name, path and config of an enabled plugin entry at `parent`. */
-static int load_plugin_fields(const load_ctx *ctx, json_t *entry,
+static int load_plugin_fields(const bh_cfg_ctx *ctx, json_t *entry,
                               const char *parent, bh_plugin_conf *pc)
 {
     json_t *config = json_object_get(entry, "config");
-    strbuf path = {0};
+    bh_cfg_strbuf path = {0};
     int r;
 
-    if (get_str(ctx, entry, parent, "name", 0, &pc->name) < 0)
+    if (bh_cfg_get_str(ctx, entry, parent, "name", 0, &pc->name) < 0)
         return -1;
     if (!pc->name)
-        return fail(ctx, parent, NULL, "missing required key \"name\"");
-    if (!valid_name(pc->name))
-        return fail(ctx, parent, "name",
+        return bh_cfg_fail(ctx, parent, NULL, "missing required key \"name\"");
+    if (!bh_cfg_valid_name(pc->name))
+        return bh_cfg_fail(ctx, parent, "name",
                     "invalid plugin name (expected [a-z0-9_-]{1,32})");
-    if (get_str(ctx, entry, parent, "path", 0, &pc->path) < 0)
+    if (bh_cfg_get_str(ctx, entry, parent, "path", 0, &pc->path) < 0)
         return -1;
     if (!pc->path) {
         size_t n = strlen(pc->name) + sizeof ".so";
 
         if (!(pc->path = malloc(n)))
-            return fail_oom(ctx);
+            return bh_cfg_fail_oom(ctx);
         snprintf(pc->path, n, "%s.so", pc->name);
     }
     if (config && !json_is_object(config))
-        return fail(ctx, parent, "config", "expected an object, got %s",
-                    type_name(config));
+        return bh_cfg_fail(ctx, parent, "config", "expected an object, got %s",
+                    bh_cfg_type_name(config));
     pc->config = config ? json_incref(config) : json_object();
     if (!pc->config)
-        return fail_oom(ctx);
-    if (sb_add(&path, parent, strlen(parent)) < 0 ||
-        sb_add(&path, ".config", strlen(".config")) < 0) {
+        return bh_cfg_fail_oom(ctx);
+    if (bh_cfg_sb_add(&path, parent, strlen(parent)) < 0 ||
+        bh_cfg_sb_add(&path, ".config", strlen(".config")) < 0) {
         free(path.s);
-        return fail_oom(ctx);
+        return bh_cfg_fail_oom(ctx);
     }
-    r = interpolate_tree(ctx, pc->config, &path);
+    r = bh_cfg_interpolate_tree(ctx, pc->config, &path);
     free(path.s);
     return r;
 }
 
-static int check_unique(const load_ctx *ctx, const bh_config *cfg,
+static int check_unique(const bh_cfg_ctx *ctx, const bh_config *cfg,
                         const char *parent, const char *name)
 {
     for (size_t i = 0; i < cfg->n_plugins; i++)
         if (strcmp(cfg->plugins[i].name, name) == 0)
-            return fail(ctx, parent, "name",
+            return bh_cfg_fail(ctx, parent, "name",
                         "duplicate plugin \"%s\" (first defined at line %d)",
                         name, cfg->plugins[i].line);
     return 0;
@@ -807,7 +344,7 @@ static int check_unique(const load_ctx *ctx, const bh_config *cfg,
 
 /* plugins[i]: an entry with "enabled": false is checked for unknown keys,
  * then skipped entirely. */
-static int load_plugin(const load_ctx *ctx, json_t *entry, size_t i,
+static int load_plugin(const bh_cfg_ctx *ctx, json_t *entry, size_t i,
                        bh_config *cfg)
 {
     bh_plugin_conf pc = {0};
@@ -816,10 +353,10 @@ static int load_plugin(const load_ctx *ctx, json_t *entry, size_t i,
 
     snprintf(parent, sizeof parent, "plugins[%zu]", i);
     if (!json_is_object(entry))
-        return fail(ctx, parent, NULL, "expected an object, got %s",
-                    type_name(entry));
-    if (check_keys(ctx, entry, parent, plugin_keys) < 0 ||
-        get_bool(ctx, entry, parent, "enabled", &enabled) < 0)
+        return bh_cfg_fail(ctx, parent, NULL, "expected an object, got %s",
+                    bh_cfg_type_name(entry));
+    if (bh_cfg_check_keys(ctx, entry, parent, plugin_keys) < 0 ||
+        bh_cfg_get_bool(ctx, entry, parent, "enabled", &enabled) < 0)
         return -1;
     if (!enabled)
         return 0;
@@ -828,12 +365,12 @@ static int load_plugin(const load_ctx *ctx, json_t *entry, size_t i,
         free_plugin(&pc);
         return -1;
     }
-    pc.line = path_line(ctx->text, parent);
+    pc.line = bh_cfg_path_line(ctx->text, parent);
     cfg->plugins[cfg->n_plugins++] = pc;
     return 0;
 }
 
-static int load_plugins(const load_ctx *ctx, json_t *root, bh_config *cfg)
+static int load_plugins(const bh_cfg_ctx *ctx, json_t *root, bh_config *cfg)
 {
     json_t *plugins = json_object_get(root, "plugins"), *entry;
     size_t i;
@@ -841,13 +378,13 @@ static int load_plugins(const load_ctx *ctx, json_t *root, bh_config *cfg)
     if (!plugins)
         return 0;
     if (!json_is_array(plugins))
-        return fail(ctx, "", "plugins", "expected an array, got %s",
-                    type_name(plugins));
+        return bh_cfg_fail(ctx, "", "plugins", "expected an array, got %s",
+                    bh_cfg_type_name(plugins));
     if (json_array_size(plugins) == 0)
         return 0;
     cfg->plugins = calloc(json_array_size(plugins), sizeof *cfg->plugins);
     if (!cfg->plugins)
-        return fail_oom(ctx);
+        return bh_cfg_fail_oom(ctx);
     json_array_foreach(plugins, i, entry)
         if (load_plugin(ctx, entry, i, cfg) < 0)
             return -1;
@@ -862,19 +399,19 @@ static bh_config *config_new(const char *name)
 
     if (!cfg)
         return NULL;
-    cfg->file = dup_str(name);
-    cfg->listen = dup_str("127.0.0.1:8080");
+    cfg->file = bh_cfg_dup_str(name);
+    cfg->listen = bh_cfg_dup_str("127.0.0.1:8080");
     cfg->max_header_bytes = 8192;
     cfg->max_body_bytes = 1048576;
     cfg->timeout_ms = 10000;
     cfg->drain_timeout_ms = 10000;
     cfg->max_json_depth = 32;
-    cfg->log_level = dup_str("info");
+    cfg->log_level = bh_cfg_dup_str("info");
     cfg->access_log = 1;
     cfg->rate_limit_enabled = 1;
     cfg->rate_limit_clients = 65536;
-    cfg->data_dir = dup_str("./var");
-    cfg->storage = (bh_storage_conf){.synchronous = dup_str("full"), .busy_timeout_ms = 5000,
+    cfg->data_dir = bh_cfg_dup_str("./var");
+    cfg->storage = (bh_storage_conf){.synchronous = bh_cfg_dup_str("full"), .busy_timeout_ms = 5000,
                                      .statement_timeout_ms = 5000, .connect_timeout_ms = 5000,
                                      .max_retries = 4, .outbox_batch = 100,
                                      .outbox_max_attempts = 10, .outbox_backoff_ms = 500,
@@ -883,7 +420,7 @@ static bh_config *config_new(const char *name)
                                      .idempotency_retention_s = 86400};
     cfg->rate_classes = calloc(1, sizeof *cfg->rate_classes);
     if (cfg->rate_classes) {
-        cfg->rate_classes[0] = (bh_rate_class){dup_str("default"), 50, 100};
+        cfg->rate_classes[0] = (bh_rate_class){bh_cfg_dup_str("default"), 50, 100};
         cfg->n_rate_classes = 1;
     }
     if (!cfg->file || !cfg->listen || !cfg->log_level || !cfg->data_dir ||
@@ -895,14 +432,14 @@ static bh_config *config_new(const char *name)
     return cfg;
 }
 
-static int load_root(const load_ctx *ctx, json_t *root, bh_config *cfg)
+static int load_root(const bh_cfg_ctx *ctx, json_t *root, bh_config *cfg)
 {
     if (!json_is_object(root))
-        return fail(ctx, "", NULL, "top level must be an object, got %s",
-                    type_name(root));
-    if (check_keys(ctx, root, "", top_keys) < 0 ||
-        get_str(ctx, root, "", "plugin_dir", 0, &cfg->plugin_dir) < 0 ||
-        get_str(ctx, root, "", "data_dir", 0, &cfg->data_dir) < 0 ||
+        return bh_cfg_fail(ctx, "", NULL, "top level must be an object, got %s",
+                    bh_cfg_type_name(root));
+    if (bh_cfg_check_keys(ctx, root, "", top_keys) < 0 ||
+        bh_cfg_get_str(ctx, root, "", "plugin_dir", 0, &cfg->plugin_dir) < 0 ||
+        bh_cfg_get_str(ctx, root, "", "data_dir", 0, &cfg->data_dir) < 0 ||
         load_server(ctx, root, cfg) < 0 || load_log(ctx, root, cfg) < 0 ||
         load_rate_limit(ctx, root, cfg) < 0 || load_storage(ctx, root, cfg) < 0 ||
         load_plugins(ctx, root, cfg) < 0)
@@ -913,25 +450,25 @@ static int load_root(const load_ctx *ctx, json_t *root, bh_config *cfg)
 bh_config *bh_config_parse(const char *text, const char *name, char *err,
                            size_t errlen)
 {
-    load_ctx ctx = {text, name ? name : "(config)", err, errlen};
+    bh_cfg_ctx ctx = {text, name ? name : "(config)", err, errlen};
     json_error_t jerr;
     bh_config *cfg;
     json_t *root;
 
     if (!text) {
-        set_err(err, errlen, "%s: no text", ctx.name);
+        bh_cfg_set_err(err, errlen, "%s: no text", ctx.name);
         return NULL;
     }
     /* JSON_ALLOW_NUL: let "\u0000" through so that it is reported below
      * with its path, instead of as a bare syntax error. */
     root = json_loads(text, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!root) {
-        set_err(err, errlen, "%s:%d: invalid JSON: %s", ctx.name, jerr.line,
+        bh_cfg_set_err(err, errlen, "%s:%d: invalid JSON: %s", ctx.name, jerr.line,
                 jerr.text);
         return NULL;
     }
     if (!(cfg = config_new(ctx.name)))
-        fail_oom(&ctx);
+        bh_cfg_fail_oom(&ctx);
     else if (load_root(&ctx, root, cfg) < 0) {
         bh_config_free(cfg);
         cfg = NULL;
@@ -943,38 +480,38 @@ bh_config *bh_config_parse(const char *text, const char *name, char *err,
 /* The whole file as a NUL-terminated string, or NULL with a message. */
 static char *read_file(const char *path, char *err, size_t errlen)
 {
-    strbuf buf = {0};
+    bh_cfg_strbuf buf = {0};
     char chunk[8192];
     FILE *f = fopen(path, "rb");
     size_t n;
 
     if (!f) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        bh_cfg_set_err(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
         if (buf.len + n > BH_CONFIG_FILE_MAX) {
-            set_err(err, errlen, "%s: larger than %u bytes", path,
+            bh_cfg_set_err(err, errlen, "%s: larger than %u bytes", path,
                     BH_CONFIG_FILE_MAX);
             goto fail;
         }
-        if (sb_add(&buf, chunk, n) < 0)
+        if (bh_cfg_sb_add(&buf, chunk, n) < 0)
             goto oom;
     }
     if (ferror(f)) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        bh_cfg_set_err(err, errlen, "%s: %s", path, strerror(errno));
         goto fail;
     }
-    if (sb_add(&buf, "", 0) < 0)
+    if (bh_cfg_sb_add(&buf, "", 0) < 0)
         goto oom;
     if (strlen(buf.s) != buf.len) {
-        set_err(err, errlen, "%s: contains a NUL byte", path);
+        bh_cfg_set_err(err, errlen, "%s: contains a NUL byte", path);
         goto fail;
     }
     fclose(f);
     return buf.s;
 oom:
-    set_err(err, errlen, "%s: out of memory", path);
+    bh_cfg_set_err(err, errlen, "%s: out of memory", path);
 fail:
     fclose(f);
     free(buf.s);
