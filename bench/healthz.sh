@@ -91,7 +91,8 @@ CONF
 pids+=($!)
 # ---- the evhttp floor: bare evhttp, same body, no logging ------------------------
 fl_port=$(free_port)
-cc -O2 -o "$tmp/evhttp_floor" "$here/bench/evhttp_floor.c" $(pkg-config --cflags --libs libevent)
+read -r -a libevent_flags <<<"$(pkg-config --cflags --libs libevent)"
+cc -O2 -o "$tmp/evhttp_floor" "$here/bench/evhttp_floor.c" "${libevent_flags[@]}"
 "$tmp/evhttp_floor" "$fl_port" &
 pids+=($!)
 wait_port "$bh_port"

@@ -108,6 +108,10 @@ void *bh_xmalloc(size_t n);
 void *bh_xcalloc(size_t n, size_t size);
 char *bh_xstrdup(const char *s);
 
+/* 1 when s[0..n) is well-formed UTF-8 (no overlong forms, no surrogates,
+ * nothing above U+10FFFF), else 0. */
+int bh_utf8_valid(const char *s, size_t n);
+
 /* Monotonic and wall clocks. */
 int64_t bh_now_us(void);      /* CLOCK_MONOTONIC */
 void bh_rfc3339_now(char out[32]); /* "2026-11-29T10:00:00.123Z" */

@@ -3,12 +3,15 @@
  *   bilhetagemctl migrate -c FILE                 apply pending migrations
  *   bilhetagemctl outbox list -c FILE [--status S] [--limit N]
  *   bilhetagemctl outbox retry -c FILE SEQ        re-drive a dead letter
+ *   bilhetagemctl token -c FILE --sub SUB [...]   mint a local access token
  *
  * It reads the daemon's config and builds the same bh_app through app.c
  * (config, log, storage, and for `migrate` the plugins, whose init declares
  * their migrations), so it always agrees with the daemon about the schema.
  * It never starts workers or the outbox dispatcher: a running server picks
- * up what the CLI changed at its next outbox poll.
+ * up what the CLI changed at its next outbox poll.  `token` asks whichever
+ * plugin provides the auth.tokens service (include/bilhetagem/services/
+ * auth.h) to mint: the CLI knows the service, not the plugin.
  *
  * Commands live in one table; a command is one or two words, its options
  * and a function.  stdout carries the command's output, stderr the log
@@ -23,12 +26,18 @@
 #include <string.h>
 #include <time.h>
 
+#include <bilhetagem/services/auth.h>
+
 #include "app.h"
 #include "storage.h"
 
 #define EXIT_FAIL 2
 #define LIST_DEFAULT_LIMIT 100
 #define LIST_MAX_LIMIT 100000
+#define TOKEN_LIST_MAX 64          /* --groups / --scopes entries */
+#define TOKEN_TTL_DEFAULT 3600
+#define TOKEN_TTL_MAX (30L * 24 * 3600)
+#define TOKEN_MAX 8192
 
 typedef struct ctl_args {
     const char *config;
@@ -36,6 +45,13 @@ typedef struct ctl_args {
     const char *status;      /* outbox list --status */
     long limit;              /* outbox list --limit */
     int filtered;            /* --status or --limit was given */
+    const char *sub;         /* token --sub */
+    const char *username;    /* token --username */
+    const char *email;       /* token --email */
+    const char *groups;      /* token --groups, comma-separated */
+    const char *scopes;      /* token --scopes, comma-separated */
+    long ttl_s;              /* token --ttl, in seconds; -1 when malformed */
+    int minting;             /* a token option was given */
     char **rest;             /* positional arguments after the command */
     int nrest;
 } ctl_args;
@@ -47,6 +63,7 @@ typedef struct ctl_command {
     int nargs;               /* positional arguments required */
     int plugins;             /* load and init the plugins first */
     int filters;             /* takes --status and --limit */
+    int mints;               /* takes the token options */
     int (*run)(bh_app *app, const ctl_args *a, char *err, size_t errlen);
 } ctl_command;
 
@@ -268,6 +285,79 @@ static int cmd_outbox_retry(bh_app *app, const ctl_args *a, char *err, size_t er
     return rc;
 }
 
+/* ---- token ----------------------------------------------------------------- */
+
+/* "a,b,c" -> out = {"a","b","c",NULL}, split in `copy` (a copy of csv the
+ * caller owns), at most TOKEN_LIST_MAX entries. */
+static int split_list(const char *what, const char *csv, char *copy, const char **out,
+                      char *err, size_t errlen)
+{
+    size_t n = 0;
+    out[0] = NULL;
+    if (!csv)
+        return 0;
+    strcpy(copy, csv);
+    char *save = NULL;
+    for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+        if (n == TOKEN_LIST_MAX) {
+            snprintf(err, errlen, "--%s: at most %d entries", what, TOKEN_LIST_MAX);
+            return -1;
+        }
+        out[n++] = w;
+        out[n] = NULL;
+    }
+    return 0;
+}
+
+static int cmd_token(bh_app *app, const ctl_args *a, char *err, size_t errlen)
+{
+    const bh_auth_tokens_service *svc =
+        bh_service_lookup(BH_AUTH_TOKENS_SERVICE, BH_AUTH_TOKENS_SERVICE_VERSION);
+    if (!svc) {
+        snprintf(err, errlen, "no configured plugin provides the %s service: add the auth "
+                 "plugin (mode \"hs256\") to %s", BH_AUTH_TOKENS_SERVICE, app->cfg->file);
+        return -1;
+    }
+    const char *groups[TOKEN_LIST_MAX + 1], *scopes[TOKEN_LIST_MAX + 1];
+    char *gcopy = bh_xstrdup(a->groups ? a->groups : "");
+    char *scopy = bh_xstrdup(a->scopes ? a->scopes : "");
+    char *token = bh_xcalloc(1, TOKEN_MAX + 1);
+    bh_auth_token_request r = {.sub = a->sub, .username = a->username, .email = a->email,
+                               .groups = groups, .scopes = scopes, .ttl_s = a->ttl_s};
+    int rc = -1;
+    if (split_list("groups", a->groups, gcopy, groups, err, errlen) == 0 &&
+        split_list("scopes", a->scopes, scopy, scopes, err, errlen) == 0 &&
+        svc->mint(svc->self, &r, token, TOKEN_MAX + 1, err, errlen) == 0) {
+        printf("%s\n", token);
+        rc = 0;
+    }
+    free(gcopy);
+    free(scopy);
+    free(token);
+    return rc;
+}
+
+/* "90", "90s", "15m", "1h", "7d" -> seconds, or -1. */
+static long parse_ttl(const char *s)
+{
+    char *end = NULL;
+    if (*s < '0' || *s > '9')
+        return -1;
+    long v = strtol(s, &end, 10);
+    long unit = 1;
+    if (!strcmp(end, "m"))
+        unit = 60;
+    else if (!strcmp(end, "h"))
+        unit = 3600;
+    else if (!strcmp(end, "d"))
+        unit = 86400;
+    else if (*end && strcmp(end, "s"))
+        return -1;
+    if (v < 1 || v > TOKEN_TTL_MAX / unit)
+        return -1;
+    return v * unit;
+}
+
 /* ---- the command table ------------------------------------------------------- */
 
 static const ctl_command commands[] = {
@@ -280,6 +370,10 @@ static const ctl_command commands[] = {
     {{"outbox", "retry"}, "-c FILE SEQ",
      "make a dead (or pending) event due now with a fresh attempt budget",
      .nargs = 1, .run = cmd_outbox_retry},
+    {{"token", NULL}, "-c FILE --sub SUB [--groups G,...] [--scopes S,...] [--ttl 1h]\n"
+     "        [--email E] [--username U]",
+     "print an access token the configured auth plugin accepts (its hs256 mode)",
+     .plugins = 1, .mints = 1, .run = cmd_token},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -297,6 +391,12 @@ static void usage(FILE *out)
           "                          (overrides BILHETAGEM_PLUGIN_DIR and plugin_dir)\n"
           "  -s, --status STATUS     outbox list: only events in STATUS\n"
           "  -n, --limit N           outbox list: at most N events (1-100000)\n"
+          "      --sub SUB           token: the subject (required)\n"
+          "      --groups G,...      token: cognito:groups (admin for admin routes)\n"
+          "      --scopes S,...      token: scope\n"
+          "      --ttl N[s|m|h|d]    token: lifetime, 1 s to 30 days (default 1h)\n"
+          "      --email E           token: email\n"
+          "      --username U        token: username (default: SUB)\n"
           "  -v, --version           print the version and exit\n"
           "  -h, --help              print this help and exit\n"
           "\nexit status: 0 done, 2 failed (the reason is on stderr)\n",
@@ -343,15 +443,38 @@ static int bad_usage(const char *fmt, ...)
     return -1;
 }
 
+enum { OPT_SUB = 256, OPT_GROUPS, OPT_SCOPES, OPT_TTL, OPT_EMAIL, OPT_USERNAME };
+
+/* The token options: 1 when `c` was one of them. */
+static int token_option(int c, ctl_args *a)
+{
+    switch (c) {
+    case OPT_SUB: a->sub = optarg; break;
+    case OPT_GROUPS: a->groups = optarg; break;
+    case OPT_SCOPES: a->scopes = optarg; break;
+    case OPT_EMAIL: a->email = optarg; break;
+    case OPT_USERNAME: a->username = optarg; break;
+    case OPT_TTL: a->ttl_s = parse_ttl(optarg); break;
+    default: return 0;
+    }
+    a->minting = 1;
+    return 1;
+}
+
 static int parse_options(int argc, char **argv, const ctl_command *cmd, ctl_args *a)
 {
     static const struct option longs[] = {
         {"config", required_argument, NULL, 'c'}, {"plugin-dir", required_argument, NULL, 'p'},
         {"status", required_argument, NULL, 's'}, {"limit", required_argument, NULL, 'n'},
+        {"sub", required_argument, NULL, OPT_SUB}, {"groups", required_argument, NULL, OPT_GROUPS},
+        {"scopes", required_argument, NULL, OPT_SCOPES}, {"ttl", required_argument, NULL, OPT_TTL},
+        {"email", required_argument, NULL, OPT_EMAIL},
+        {"username", required_argument, NULL, OPT_USERNAME},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     int c;
     char *end;
     a->limit = LIST_DEFAULT_LIMIT;
+    a->ttl_s = TOKEN_TTL_DEFAULT;
     opterr = 0; /* our messages, not getopt's */
     while ((c = getopt_long(argc, argv, ":c:p:s:n:h", longs, NULL)) != -1) {
         switch (c) {
@@ -366,7 +489,14 @@ static int parse_options(int argc, char **argv, const ctl_command *cmd, ctl_args
             break;
         case 'h': usage(stdout); exit(0);
         case ':': return bad_usage("%s needs a value", argv[optind - 1]);
-        default: return bad_usage("unknown option %s", argv[optind - 1]);
+        default:
+            if (token_option(c, a)) {
+                if (a->ttl_s < 0)
+                    return bad_usage("--ttl must be N, Ns, Nm, Nh or Nd, 1 s to 30 days, "
+                                     "not \"%s\"", optarg);
+                break;
+            }
+            return bad_usage("unknown option %s", argv[optind - 1]);
         }
     }
     if (a->status && strcmp(a->status, "pending") && strcmp(a->status, "done") &&
@@ -374,6 +504,11 @@ static int parse_options(int argc, char **argv, const ctl_command *cmd, ctl_args
         return bad_usage("--status must be pending, done or dead, not \"%s\"", a->status);
     if (a->filtered && !cmd->filters)
         return bad_usage("%s", "--status and --limit only apply to outbox list");
+    if (a->minting && !cmd->mints)
+        return bad_usage("%s", "--sub, --groups, --scopes, --ttl, --email and --username "
+                               "only apply to token");
+    if (cmd->mints && !a->sub)
+        return bad_usage("%s", "token: --sub is required");
     if (!a->config)
         return bad_usage("%s", "-c FILE is required");
     a->rest = argv + optind;

@@ -55,9 +55,11 @@ typedef struct bh_db_driver {
     bh_db_status (*commit)(bh_dbconn *c, char *err, size_t errlen);
     void (*rollback)(bh_dbconn *c);
     /* Exclusive lock for migrations across processes: a PostgreSQL
-     * advisory lock; for SQLite an flock() on "<path>.migrate.lock", since
-     * each migration runs in a transaction of its own and SQLite cannot
-     * nest one inside a lock-holding transaction. */
+     * advisory lock (the session has no statement_timeout until unlock, so
+     * neither the wait nor a long migration is cut short); for SQLite an
+     * flock() on "<path>.migrate.lock", since each migration runs in a
+     * transaction of its own and SQLite cannot nest one inside a
+     * lock-holding transaction. */
     bh_db_status (*lock)(bh_dbconn *c, int64_t key, char *err, size_t errlen);
     void (*unlock)(bh_dbconn *c, int64_t key);
     /* 1 when the connection is usable (reconnects when it is not). */

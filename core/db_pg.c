@@ -484,37 +484,35 @@ static PGresult *pg_advisory(pg_conn *c, const char *sql, int64_t key)
 }
 
 /* A session-level advisory lock, held until unlock or disconnect (a node
- * that dies mid-migration releases it).  The wait is not bounded by
- * statement_timeout: another node may be running long migrations, and a
- * node that gave up after a few seconds would only fail its startup. */
+ * that dies mid-migration releases it).  While it is held the session runs
+ * without statement_timeout: neither the wait (another node may be running
+ * long migrations, and a node that gave up after a few seconds would only
+ * fail its startup) nor the migrations themselves (an index on a big table
+ * takes minutes) are bound by it.  unlock() restores the timeout. */
 static bh_db_status pg_lock(bh_dbconn *conn, int64_t key, char *err, size_t errlen)
 {
     pg_conn *c = (pg_conn *)conn;
-    char restore_err[BH_DB_ERR_MAX];
     PGresult *res;
-    bh_db_status st, restored;
+    bh_db_status st;
 
     if ((st = pg_set_timeout(c, 0, err, errlen)) != BH_DB_OK)
         return st;
     res = pg_advisory(c, "SELECT pg_advisory_lock($1)", key);
     st = PQresultStatus(res) == PGRES_TUPLES_OK ? BH_DB_OK : pg_fail(c, res, err, errlen);
     PQclear(res);
-    /* Restore the timeout whatever happened; if that fails, give the lock
-     * back rather than hold it on a session we cannot trust. */
-    restored = pg_set_timeout(c, c->statement_timeout_ms, restore_err, sizeof restore_err);
-    if (st == BH_DB_OK && restored != BH_DB_OK) {
-        PQclear(pg_advisory(c, "SELECT pg_advisory_unlock($1)", key));
-        bh_db_set_err(err, errlen, "%s", restore_err);
-        st = restored;
-    }
+    if (st != BH_DB_OK)
+        pg_set_timeout(c, c->statement_timeout_ms, NULL, 0);
     return st;
 }
 
 static void pg_unlock(bh_dbconn *conn, int64_t key)
 {
-    /* Nothing to report on failure: a session that cannot run this is gone,
-     * and its locks with it. */
-    PQclear(pg_advisory((pg_conn *)conn, "SELECT pg_advisory_unlock($1)", key));
+    pg_conn *c = (pg_conn *)conn;
+
+    /* Nothing to report on failure: a session that cannot run these is
+     * gone, and its locks with it. */
+    PQclear(pg_advisory(c, "SELECT pg_advisory_unlock($1)", key));
+    pg_set_timeout(c, c->statement_timeout_ms, NULL, 0);
 }
 
 /* PQstatus goes bad once libpq notices a lost connection (the statement

@@ -20,16 +20,23 @@ typedef struct idem_key {
     char hash[65];
 } idem_key;
 
+/* What makes two requests "the same": method, path, query string and
+ * body.  A retry that changes any of them is another request (422).  The
+ * query is hashed only when there is one, so keys stored before it was
+ * part of the hash still replay. */
 static void request_hash(const bh_request *req, char out[65])
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
+    const char *q = req->query_string;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
              EVP_DigestUpdate(ctx, req->method, strlen(req->method)) == 1 &&
              EVP_DigestUpdate(ctx, "\n", 1) == 1 &&
              EVP_DigestUpdate(ctx, req->raw_path, req->raw_path_len) == 1 &&
+             (!q || (EVP_DigestUpdate(ctx, "?", 1) == 1 &&
+                     EVP_DigestUpdate(ctx, q, strlen(q)) == 1)) &&
              EVP_DigestUpdate(ctx, "\n", 1) == 1 &&
              (req->body_len == 0 || EVP_DigestUpdate(ctx, req->body, req->body_len) == 1) &&
              EVP_DigestFinal_ex(ctx, md, &n) == 1;
@@ -84,14 +91,18 @@ static int existing(bh_request *req, bh_unit *u, const idem_key *k, int64_t now)
     bh_rows_int(r, 0, 6, &expires);
     int done = state && !strcmp(state, "done");
     if ((done && expires < now) || (!done && created < now - STALE_CLAIM_MS)) {
+        /* Only the row as it was read: the state too, since the request
+         * that holds a stale claim may commit its response meanwhile (on
+         * PostgreSQL this UPDATE waits for it and then re-checks). */
         bh_db_value q[] = {BH_DB_S(k->hash), BH_DB_I(now),
                            BH_DB_I(now + (int64_t)req->app->cfg->storage.idempotency_retention_s * 1000),
-                           BH_DB_S(k->scope), BH_DB_S(k->route), BH_DB_S(k->key), BH_DB_I(created)};
+                           BH_DB_S(k->scope), BH_DB_S(k->route), BH_DB_S(k->key), BH_DB_I(created),
+                           BH_DB_S(done ? "done" : "processing")};
         int64_t n = 0;
         bh_unit_run(u, "UPDATE bh_idempotency SET request_hash = $1, state = 'processing',"
                        " status = NULL, content_type = NULL, body = NULL, created_at = $2,"
                        " expires_at = $3 WHERE scope = $4 AND route = $5 AND idem_key = $6"
-                       " AND created_at = $7", q, 7, NULL, &n);
+                       " AND created_at = $7 AND state = $8", q, 8, NULL, &n);
         return n == 1 ? 0 : -1;
     }
     if (!hash || strcmp(hash, k->hash) != 0) {

@@ -152,6 +152,7 @@ void bh_log_json(json_t *obj)
     free(line);
 }
 
+BH_PRINTF(4, 0) /* clang's -Wformat-nonliteral: fmt is checked at the callers */
 static void log_va(const char *plugin, const char *request_id,
                    bh_log_level level, const char *fmt, va_list ap)
 {

@@ -173,11 +173,14 @@ static int start_up(runtime *rt, const options *o, char *err, size_t errlen)
 static void shut_down(runtime *rt)
 {
     bh_server_join(&rt->srv);
-    bh_outbox_stop(rt->app.outbox); /* after the workers: none can wake it */
-    rt->app.outbox = NULL;
+    bh_outbox_stop(rt->app.outbox); /* after the workers; before the transport's plugin */
     if (rt->app.storage)
         bh_storage_stop(rt->app.storage);
     bh_plugins_stop(&rt->app);
+    /* Only now: a transport's consumer threads may wake the outbox (a
+     * subscriber that publishes) until their plugin has stopped them. */
+    bh_outbox_free(rt->app.outbox);
+    rt->app.outbox = NULL;
     bh_server_free(&rt->srv);
     bh_app_free(&rt->app);
 }

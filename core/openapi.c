@@ -14,7 +14,7 @@
 static void lower_method(const char *m, char out[8])
 {
     size_t i = 0;
-    for (; m[i] && i < 7; i++)
+    for (; i < 7 && m[i]; i++)
         out[i] = (char)(m[i] | 0x20);
     out[i] = '\0';
 }

@@ -1,14 +1,16 @@
 /* outbox.c - the transactional outbox, its dispatcher thread and the inbox.
  *
- * Claiming: a due event is claimed by setting its lease with a conditional
- * UPDATE checked through the affected-row count, so two dispatchers (two
- * nodes) never deliver the same event at the same time; a dispatcher that
- * dies leaves a lease that simply runs out.  Ordering: an event whose
+ * Claiming: a due event is claimed by setting its lease and counting the
+ * attempt with a conditional UPDATE checked through its result, so two
+ * dispatchers (two nodes) never deliver the same event at the same time; a
+ * dispatcher that dies leaves a lease that simply runs out, and an attempt
+ * counted, so an event that kills its process every time still ends
+ * dead-lettered.  A failure is recorded only by the claim that still holds
+ * the lease, never over the outcome of a later one.  Ordering: an event whose
  * subject has an older pending event waits for it, so one aggregate's
  * events are delivered in publish order.  The pending and subject partial
  * indexes keep each poll to the due rows, never a table scan.
  */
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -26,7 +28,8 @@ struct bh_outbox {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    int woken, stopping, running;
+    int woken, running;
+    atomic_int stopping; /* also read by the dispatcher outside the lock */
     bh_dbconn *conn;
     bh_idgen rng;
 };
@@ -70,11 +73,8 @@ static bh_db_status deliver_one(bh_app *app, bh_dbconn **conn, const bh_subscrip
         int64_t fresh = 0;
         rc = bh_unit_run(&u, "INSERT INTO bh_inbox (event_id, subscriber, processed_at)"
                              " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", p, 3, NULL, &fresh);
-        int ok = rc == BH_DB_OK && (fresh == 0 || s->fn(&u, ev, s->arg) == 0);
-        if (!ok && rc == BH_DB_OK)
-            snprintf(err, errlen, "subscriber %.100s failed%s%.120s", who, u.error[0] ? ": " : "", u.error);
-        else if (!ok)
-            snprintf(err, errlen, "subscriber %.100s: %.120s", who, u.error);
+        int refused = rc == BH_DB_OK && fresh != 0 && s->fn(&u, ev, s->arg) != 0;
+        int ok = rc == BH_DB_OK && !refused;
         int published = u.published;
         rc = bh_unit_end(&u, ok);
         bh_events_discard(u.events);
@@ -83,6 +83,13 @@ static bh_db_status deliver_one(bh_app *app, bh_dbconn **conn, const bh_subscrip
                 bh_outbox_wake(app->outbox);
             return BH_DB_OK;
         }
+        /* After the unit ended, so that a statement the subscriber ignored,
+         * or the commit, can say why. */
+        if (refused)
+            snprintf(err, errlen, "subscriber %.100s failed%s%.120s", who, u.error[0] ? ": " : "",
+                     u.error);
+        else
+            snprintf(err, errlen, "subscriber %.100s: %.120s", who, u.error);
         if (rc != BH_DB_RETRY)
             return rc == BH_DB_OK ? BH_DB_ERROR : rc;
     }
@@ -112,7 +119,7 @@ int bh_outbox_deliver(bh_app *app, bh_dbconn **conn, const json_t *envelope, cha
 /* ---- the dispatcher ------------------------------------------------------------ */
 
 static const char due_sql[] =
-    "SELECT seq, envelope, attempts FROM bh_outbox o"
+    "SELECT seq, envelope FROM bh_outbox o"
     " WHERE o.status = 'pending' AND o.next_attempt_at <= $1 AND o.lease_until < $1"
     " AND NOT EXISTS (SELECT 1 FROM bh_outbox p WHERE p.status = 'pending'"
     "   AND p.subject = o.subject AND p.seq < o.seq)"
@@ -128,19 +135,36 @@ static bh_db_status run1(bh_outbox *ob, const char *sql, const bh_db_value *p, s
     return ob->conn->drv->run(ob->conn, sql, p, n, rows, affected, err, sizeof err);
 }
 
-static int claim(bh_outbox *ob, int64_t seq, int64_t now)
+/* Take the event's lease and count the attempt, in one conditional UPDATE
+ * (two dispatchers never both get it).  The attempt is counted when it
+ * starts, not when it fails, so a delivery that never ends (the process
+ * died in it) still counts towards the dead letter.  The lease runs from
+ * the clock now, not from when the batch was read: after a few slow
+ * deliveries that would hand out leases already over.  Returns the attempt
+ * number (1, 2...), or 0 when another dispatcher has the event; *lease
+ * names this claim for settle(). */
+static int64_t claim(bh_outbox *ob, int64_t seq, int64_t *lease)
 {
-    bh_db_value p[] = {BH_DB_I(now + ob->st->cfg->outbox_lease_ms), BH_DB_I(seq), BH_DB_I(now)};
-    int64_t n = 0;
-    return run1(ob, "UPDATE bh_outbox SET lease_until = $1 WHERE seq = $2"
-                    " AND status = 'pending' AND lease_until < $3", p, 3, NULL, &n) == BH_DB_OK && n == 1;
+    int64_t now = bh_epoch_ms(), attempt = 0;
+    *lease = now + ob->st->cfg->outbox_lease_ms;
+    bh_db_value p[] = {BH_DB_I(*lease), BH_DB_I(seq), BH_DB_I(now)};
+    bh_rows *r = NULL;
+    if (run1(ob, "UPDATE bh_outbox SET lease_until = $1, attempts = attempts + 1 WHERE seq = $2"
+                 " AND status = 'pending' AND lease_until < $3 RETURNING attempts",
+             p, 3, &r, NULL) != BH_DB_OK ||
+        bh_rows_count(r) != 1 || bh_rows_int(r, 0, 0, &attempt) != BH_DB_OK)
+        attempt = 0;
+    bh_rows_free(r);
+    return attempt;
 }
 
-/* Exponential backoff with full jitter: uniform in [0, min(cap, base*2^n)). */
-static int64_t backoff_ms(bh_outbox *ob, int64_t attempts)
+/* Exponential backoff with full jitter: uniform in [0, min(cap, base*2^(n-1))),
+ * so the first retry waits up to outbox_backoff_ms. */
+static int64_t backoff_ms(bh_outbox *ob, int64_t attempt)
 {
     const bh_storage_conf *c = ob->st->cfg;
-    double ceiling = c->outbox_backoff_ms * pow(2.0, (double)(attempts > 40 ? 40 : attempts));
+    int64_t doublings = attempt < 1 ? 0 : attempt - 1;
+    double ceiling = c->outbox_backoff_ms * pow(2.0, (double)(doublings > 40 ? 40 : doublings));
     if (ceiling > c->outbox_max_backoff_ms)
         ceiling = c->outbox_max_backoff_ms;
     char id[33];
@@ -149,20 +173,32 @@ static int64_t backoff_ms(bh_outbox *ob, int64_t attempts)
     return (int64_t)(ceiling * u) + 1;
 }
 
-static void settle(bh_outbox *ob, int64_t seq, int64_t attempts, int failed, const char *why)
+/* Delivered: done, whoever holds the lease by now. */
+static void settle_done(bh_outbox *ob, int64_t seq)
 {
-    int64_t now = bh_epoch_ms();
-    if (!failed) {
-        bh_db_value p[] = {BH_DB_I(seq)};
-        run1(ob, "UPDATE bh_outbox SET status = 'done', lease_until = 0 WHERE seq = $1", p, 1, NULL, NULL);
+    bh_db_value p[] = {BH_DB_I(seq)};
+    run1(ob, "UPDATE bh_outbox SET status = 'done', lease_until = 0 WHERE seq = $1", p, 1, NULL, NULL);
+}
+
+/* Not delivered: due again after a backoff, or dead after the last of
+ * `attempts`.  Recorded only while this claim still holds the lease: once
+ * it ran out another dispatcher took the event over and may have delivered
+ * it, and its outcome is the one that counts. */
+static void settle_failed(bh_outbox *ob, int64_t seq, int64_t lease, int64_t attempts,
+                          const char *why)
+{
+    int dead = attempts >= ob->st->cfg->outbox_max_attempts;
+    int64_t next = bh_epoch_ms() + (dead ? 0 : backoff_ms(ob, attempts));
+    bh_db_value p[] = {BH_DB_S(dead ? "dead" : "pending"), BH_DB_I(attempts), BH_DB_I(next),
+                       BH_DB_S(why), BH_DB_I(seq), BH_DB_I(lease)};
+    int64_t n = 0;
+    if (run1(ob, "UPDATE bh_outbox SET status = $1, attempts = $2, next_attempt_at = $3,"
+                 " lease_until = 0, last_error = $4 WHERE seq = $5 AND status = 'pending'"
+                 " AND lease_until = $6", p, 6, NULL, &n) == BH_DB_OK && n == 0) {
+        bh_log_core(BH_LOG_WARN, "outbox event %lld: attempt %lld failed (%s) after its lease ran out;"
+                    " another dispatcher has the event", (long long)seq, (long long)attempts, why);
         return;
     }
-    attempts++;
-    int dead = attempts >= ob->st->cfg->outbox_max_attempts;
-    bh_db_value p[] = {BH_DB_S(dead ? "dead" : "pending"), BH_DB_I(attempts),
-                       BH_DB_I(now + (dead ? 0 : backoff_ms(ob, attempts))), BH_DB_S(why), BH_DB_I(seq)};
-    run1(ob, "UPDATE bh_outbox SET status = $1, attempts = $2, next_attempt_at = $3,"
-             " lease_until = 0, last_error = $4 WHERE seq = $5", p, 5, NULL, NULL);
     bh_log_core(dead ? BH_LOG_ERROR : BH_LOG_WARN, "outbox event %lld: attempt %lld failed (%s)%s",
                 (long long)seq, (long long)attempts, why, dead ? "; dead-lettered" : "");
 }
@@ -179,20 +215,31 @@ static int route_event(bh_outbox *ob, const json_t *env, char *why, size_t len)
     return 1;
 }
 
-static void dispatch_row(bh_outbox *ob, const bh_rows *rows, size_t i, int64_t now)
+static void dispatch_row(bh_outbox *ob, const bh_rows *rows, size_t i)
 {
-    int64_t seq = 0, attempts = 0;
+    int64_t seq = 0, lease = 0;
     bh_rows_int(rows, i, 0, &seq);
-    bh_rows_int(rows, i, 2, &attempts);
-    if (!claim(ob, seq, now))
+    int64_t attempt = claim(ob, seq, &lease);
+    if (attempt == 0)
         return; /* another dispatcher has it */
+    char why[BH_DB_ERR_MAX] = "envelope is not valid JSON";
+    if (attempt > ob->st->cfg->outbox_max_attempts) {
+        /* Every attempt was started and the last one never ended: the event
+         * takes its process down, or outlives every lease.  Stop here. */
+        snprintf(why, sizeof why, "attempt %lld did not finish (the process stopped, or the lease"
+                                  " ran out, during delivery)", (long long)(attempt - 1));
+        settle_failed(ob, seq, lease, attempt - 1, why);
+        return;
+    }
     json_error_t je;
     const char *text = bh_rows_text(rows, i, 1);
     json_t *env = text ? json_loads(text, 0, &je) : NULL;
-    char why[BH_DB_ERR_MAX] = "envelope is not valid JSON";
     int failed = env ? route_event(ob, env, why, sizeof why) : 1;
     json_decref(env);
-    settle(ob, seq, attempts, failed, why);
+    if (failed)
+        settle_failed(ob, seq, lease, attempt, why);
+    else
+        settle_done(ob, seq);
 }
 
 /* One pass: returns how many due events it saw (a full batch: look again). */
@@ -205,7 +252,7 @@ static size_t dispatch_batch(bh_outbox *ob)
         return 0;
     size_t n = bh_rows_count(rows);
     for (size_t i = 0; i < n && !ob->stopping; i++)
-        dispatch_row(ob, rows, i, now);
+        dispatch_row(ob, rows, i);
     bh_rows_free(rows);
     return n;
 }
@@ -261,9 +308,10 @@ bh_outbox *bh_outbox_start(bh_app *app, char *err, size_t errlen)
     bh_idgen_seed(&ob->rng);
     pthread_mutex_init(&ob->lock, NULL);
     pthread_cond_init(&ob->cond, NULL);
-    if (pthread_create(&ob->thread, NULL, dispatcher_main, ob) != 0) {
-        snprintf(err, errlen, "cannot start the outbox dispatcher: %s", strerror(errno));
-        bh_outbox_stop(ob);
+    int rc = pthread_create(&ob->thread, NULL, dispatcher_main, ob);
+    if (rc != 0) { /* the error is returned, not left in errno */
+        snprintf(err, errlen, "cannot start the outbox dispatcher: %s", strerror(rc));
+        bh_outbox_free(ob);
         return NULL;
     }
     ob->running = 1;
@@ -288,6 +336,14 @@ void bh_outbox_stop(bh_outbox *ob)
     pthread_mutex_unlock(&ob->lock);
     if (ob->running)
         pthread_join(ob->thread, NULL);
+    ob->running = 0;
+}
+
+void bh_outbox_free(bh_outbox *ob)
+{
+    if (!ob)
+        return;
+    bh_outbox_stop(ob);
     pthread_cond_destroy(&ob->cond);
     pthread_mutex_destroy(&ob->lock);
     free(ob);

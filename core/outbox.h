@@ -24,8 +24,12 @@ int bh_outbox_append(bh_unit *u, const json_t *envelope);
 bh_outbox *bh_outbox_start(bh_app *app, char *err, size_t errlen);
 /* A unit that published committed: look for work now.  Any thread. */
 void bh_outbox_wake(bh_outbox *ob);
-/* Finish the current event and stop (main thread, after the workers). */
+/* Finish the current event and stop the dispatcher (main thread, after
+ * the workers).  The outbox itself stays: a transport plugin's consumer
+ * threads may still wake it (bh_event_receive) until that plugin stops;
+ * bh_outbox_free() it after bh_plugins_stop(). */
 void bh_outbox_stop(bh_outbox *ob);
+void bh_outbox_free(bh_outbox *ob);
 
 /* Deliver one envelope to the local subscribers of its type, deduplicated
  * through the inbox, on connection `conn`.  Returns the number of

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "idempotency.h"
+#include "input.h"
 #include "outbox.h"
 #include "request.h"
 #include "server.h"
@@ -142,41 +143,9 @@ static int authorize(bh_request *req)
     return BH_NEXT;
 }
 
-static int is_json_type(const char *ct)
-{
-    if (!ct)
-        return 0;
-    size_t n = strcspn(ct, ";");
-    while (n > 0 && isspace((unsigned char)ct[n - 1]))
-        n--;
-    if (n == 16 && !strncasecmp(ct, "application/json", 16))
-        return 1;
-    /* application/<anything>+json (merge-patch+json, problem+json...) */
-    return n > 17 && !strncasecmp(ct, "application/", 12) && !strncasecmp(ct + n - 5, "+json", 5);
-}
-
-/* Depth counts containers: [] is 1, [[1]] is 2; scalars add nothing. */
-static int json_depth_exceeds(const json_t *j, int left)
-{
-    if (!json_is_object(j) && !json_is_array(j))
-        return 0;
-    if (left == 0)
-        return 1;
-    if (json_is_object(j)) {
-        const char *k;
-        json_t *v;
-        json_object_foreach((json_t *)j, k, v) if (json_depth_exceeds(v, left - 1)) return 1;
-    } else {
-        size_t i;
-        json_t *v;
-        json_array_foreach(j, i, v) if (json_depth_exceeds(v, left - 1)) return 1;
-    }
-    return 0;
-}
-
 static int decode_json_body(bh_request *req)
 {
-    if (!is_json_type(bh_req_header(req, "Content-Type"))) {
+    if (!bh_is_json_type(bh_req_header(req, "Content-Type"))) {
         bh_resp_problem(req, 415, "unsupported-media-type", NULL,
                         "the body must be application/json");
         return BH_DONE;
@@ -193,7 +162,7 @@ static int decode_json_body(bh_request *req)
         return BH_DONE;
     }
     int depth = req->app->cfg->max_json_depth;
-    if (json_depth_exceeds(req->json, depth)) {
+    if (bh_json_depth_exceeds(req->json, depth)) {
         bh_resp_problem(req, 400, "malformed-json", NULL,
                         "JSON nesting is deeper than %d levels", depth);
         return BH_DONE;
@@ -204,12 +173,7 @@ static int decode_json_body(bh_request *req)
 /* 1-255 printable ASCII characters (the storage layer stores and replays). */
 static int check_idempotency_key(bh_request *req)
 {
-    const char *k = bh_req_header(req, "Idempotency-Key");
-    size_t n = k ? strlen(k) : 0;
-    int ok = n >= 1 && n <= 255;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = k[i] >= 0x21 && k[i] <= 0x7e;
-    if (ok)
+    if (bh_idempotency_key_ok(bh_req_header(req, "Idempotency-Key")))
         return BH_NEXT;
     bh_resp_problem(req, 400, "idempotency-key", NULL,
                     "this operation requires an Idempotency-Key header of 1-255 printable characters");
@@ -310,7 +274,7 @@ static void run_in_unit(bh_request *req, bh_worker *w)
 static void process(bh_request *req, bh_worker *w)
 {
     if (req->bad_target) {
-        bh_resp_problem(req, 400, "bad-request", NULL, "the request target is not a valid path");
+        bh_resp_problem(req, 400, "bad-request", NULL, "%s", req->bad_target);
         return;
     }
     if (run_hooks(req, BH_HOOK_BEGIN) == BH_DONE || headers_too_large(req))

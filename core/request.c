@@ -14,6 +14,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 
+#include "input.h"
 #include "request.h"
 #include "server.h"
 
@@ -77,24 +78,11 @@ static const char *method_name(enum evhttp_cmd_type t, unsigned *bit)
     }
 }
 
-/* A client-supplied X-Request-Id is echoed and logged, so it must be short
- * and harmless: 1..128 of [A-Za-z0-9._:-]. */
-static int request_id_ok(const char *s)
-{
-    size_t n = 0;
-    for (; s[n]; n++) {
-        unsigned char c = (unsigned char)s[n];
-        if (n >= 128 || !(isalnum(c) || c == '.' || c == '_' || c == '-' || c == ':'))
-            return 0;
-    }
-    return n > 0;
-}
-
 static void set_request_id(bh_request *req)
 {
     const char *given = evhttp_find_header(evhttp_request_get_input_headers(req->ev),
                                            "X-Request-Id");
-    if (given && request_id_ok(given))
+    if (bh_request_id_ok(given)) /* short and harmless: it is echoed and logged */
         snprintf(req->id, sizeof req->id, "%s", given);
     else if (req->worker)
         bh_idgen_hex(&req->worker->ids, req->id);
@@ -131,24 +119,46 @@ static void set_client(bh_request *req)
     snprintf(req->client, sizeof req->client, "%s", host ? host : "-");
 }
 
-static int set_path(bh_request *req)
+/* 1 when the percent-decoded `s` is UTF-8 text. */
+static int decodes_to_utf8(const char *s, int decode_plus)
 {
+    size_t n = 0;
+    char *dec = evhttp_uridecode(s, decode_plus, &n);
+    int ok = dec && bh_utf8_valid(dec, n);
+    free(dec);
+    return ok;
+}
+
+/* Path and query.  Their decoded forms must be UTF-8 text: plugins put
+ * parameters into JSON and bind them as SQL text, and PostgreSQL refuses
+ * invalid UTF-8 where SQLite stores it, so a bad byte would be a 500 on
+ * one driver and not the other.  NULL, or why the target is refused. */
+static const char *set_path(bh_request *req)
+{
+    static const char not_path[] = "the request target is not a valid path";
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req->ev);
     const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
     if (!raw || raw[0] != '/')
-        return -1;
+        return not_path;
     req->raw_path_len = strlen(raw);
     req->raw_path = arena_strndup(req, raw, req->raw_path_len);
     size_t dlen = 0;
     char *dec = evhttp_uridecode(raw, 0, &dlen);
     if (!dec)
-        return -1;
+        return not_path;
     int ok = strlen(dec) == dlen; /* a %00 would hide the rest of the path */
-    req->path = ok ? arena_strndup(req, dec, dlen) : NULL;
+    int text = ok && bh_utf8_valid(dec, dlen);
+    req->path = text ? arena_strndup(req, dec, dlen) : NULL;
     free(dec);
     const char *q = evhttp_uri_get_query(uri);
     req->query_string = q ? bh_req_strdup(req, q) : NULL;
-    return ok ? 0 : -1;
+    if (!ok)
+        return not_path;
+    if (!text)
+        return "the request path must decode to UTF-8 text";
+    if (q && !decodes_to_utf8(q, 1))
+        return "the query string must decode to UTF-8 text";
+    return NULL;
 }
 
 bh_request *bh_request_new(bh_app *app, struct bh_worker *w,
@@ -169,9 +179,8 @@ bh_request *bh_request_new(bh_app *app, struct bh_worker *w,
     struct evbuffer *in = evhttp_request_get_input_buffer(ev);
     req->body_len = evbuffer_get_length(in);
     req->body = req->body_len ? evbuffer_pullup(in, -1) : NULL;
-    if (set_path(req) != 0) { /* the pipeline answers 400 */
+    if ((req->bad_target = set_path(req))) { /* the pipeline answers 400 */
         req->path = req->raw_path ? req->raw_path : "/";
-        req->bad_target = 1;
     }
     return req;
 }

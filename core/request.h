@@ -62,7 +62,7 @@ struct bh_request {
     bh_principal *principal;
     bh_ctx_entry *ctx;
 
-    int bad_target;              /* the path could not be decoded */
+    const char *bad_target;      /* why the target is refused, or NULL */
     int status;                  /* 0 until a response is set */
     const char *content_type;
     struct evbuffer *resp_body;
@@ -75,8 +75,8 @@ struct bh_request {
 };
 
 /* Create a request for `ev`; reads method, path, query, id, client, body.
- * A target that cannot be decoded sets bad_target (the pipeline answers
- * 400).  Never NULL. */
+ * A target that cannot be decoded, or whose path or query does not decode
+ * to UTF-8, sets bad_target (the pipeline answers 400).  Never NULL. */
 bh_request *bh_request_new(bh_app *app, struct bh_worker *w,
                            struct evhttp_request *ev);
 void bh_request_free(bh_request *req);

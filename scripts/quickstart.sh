@@ -1,13 +1,19 @@
 #!/bin/bash
 # quickstart.sh - the README's two commands.
 #
-#   ./scripts/quickstart.sh run    install what is missing, build, start the
+#   ./scripts/quickstart.sh run    install what is missing, build, print a
+#                                  customer and an admin token, start the
 #                                  server on the embedded default config
 #   ./scripts/quickstart.sh test   install what is missing, build, run every
 #                                  test: the normal build, the sanitizer build,
-#                                  and `make distcheck`
+#                                  `make lint`, a clang build, the coverage
+#                                  threshold, a fuzz smoke run and
+#                                  `make distcheck` (docs/quality.md)
+#   ./scripts/quickstart.sh deps   install what is missing, nothing else
+#                                  (the CI workflow's jobs start with it)
 #
 # Needs Debian 12 and root (or sudo) only to apt-get missing packages.
+# BH_FUZZ_SECONDS (default 5) is the fuzz smoke run's time per target.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,6 +24,8 @@ build_packages=(build-essential autoconf automake pkg-config
     libevent-dev libjansson-dev libpcre2-dev libjwt-dev libcunit1-dev
     libsqlite3-dev libssl-dev libcurl4-openssl-dev libpq-dev)
 test_packages=(curl procps postgresql-15 postgresql-client-15 sqlite3)
+# make lint, the clang build and make fuzz, make coverage
+quality_packages=(clang-format cppcheck shellcheck clang libclang-rt-14-dev lcov)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -51,11 +59,44 @@ build() {
     mkdir -p "$dir"
     if [ ! -f "$dir/Makefile" ]; then
         say "configure $dir $*"
-        (cd "$dir" && "$here/configure" -q "$@" 2>&1 | grep -v "cannot remove 'core'" || true)
+        (cd "$dir" && { "$here/configure" -q "$@" 2>&1 | grep -v "cannot remove 'core'" || true; })
         [ -f "$dir/Makefile" ] || { echo "configure failed in $dir" >&2; exit 1; }
     fi
     say "make ($dir)"
     make -C "$dir" -j"$jobs" >/dev/null
+}
+
+# The default config's auth plugin (hs256 mode) signs local tokens with
+# BILHETAGEM_JWT_SECRET.  When it is unset, use the one kept in the data
+# directory (never in the repository), generating it the first time.
+jwt_secret() {
+    [ -n "${BILHETAGEM_JWT_SECRET:-}" ] && return 0
+    local file=$BILHETAGEM_DATA_DIR/jwt-secret
+    mkdir -p "$BILHETAGEM_DATA_DIR"
+    if [ ! -s "$file" ]; then
+        say "generating the token secret in $file"
+        (
+            umask 077
+            if command -v openssl >/dev/null; then
+                openssl rand -hex 32 >"$file.new"
+            else
+                head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$file.new"
+            fi
+            mv "$file.new" "$file"
+        )
+    fi
+    chmod 600 "$file"
+    BILHETAGEM_JWT_SECRET=$(cat "$file")
+    export BILHETAGEM_JWT_SECRET
+}
+
+# Two tokens to try the API with, minted exactly as the server checks them.
+print_tokens() {
+    local ctl=$here/build/bilhetagemctl conf=$here/conf/bilhetagem.json customer admin
+    customer=$("$ctl" token -c "$conf" --sub customer --email customer@example.com --ttl 12h)
+    admin=$("$ctl" token -c "$conf" --sub admin --groups admin --ttl 12h)
+    say "tokens, valid 12 h (more: build/bilhetagemctl token -c conf/bilhetagem.json --sub NAME)"
+    printf 'CUSTOMER_TOKEN=%s\nADMIN_TOKEN=%s\n' "$customer" "$admin"
 }
 
 cmd_run() {
@@ -63,6 +104,8 @@ cmd_run() {
     build build --enable-werror
     export BILHETAGEM_DATA_DIR=${BILHETAGEM_DATA_DIR:-$here/var}
     export BILHETAGEM_PLUGIN_DIR=$here/build/plugins
+    jwt_secret
+    print_tokens
     say "starting bilhetagemd (data in $BILHETAGEM_DATA_DIR); Ctrl-C stops it"
     exec "$here/build/bilhetagemd" -c "$here/conf/bilhetagem.json" "$@"
 }
@@ -71,25 +114,58 @@ run_suite() {
     local dir=$1
     say "make check ($dir)"
     if ! make -C "$dir" -j"$jobs" check >/dev/null 2>&1; then
-        for log in $(grep -l -E "^(FAIL|ERROR)" $(find "$dir/tests" -name '*.log') 2>/dev/null); do
-            echo "---- $log" >&2
-            tail -n 80 "$log" >&2
-        done
+        { grep -rlE --include='*.log' "^(FAIL|ERROR)" "$dir/tests" 2>/dev/null || true; } |
+            while IFS= read -r log; do
+                echo "---- $log" >&2
+                tail -n 80 "$log" >&2
+            done
         grep -hE "^(FAIL|ERROR):" "$dir/test-suite.log" >&2 || true
+        [ -f "$dir/test-suite.log" ] ||
+            make -C "$dir" -j"$jobs" check 2>&1 | grep -E "error|Error" | head -n 20 >&2 || true
         echo "tests failed in $dir" >&2
         exit 1
     fi
     grep -E "^# (TOTAL|PASS|FAIL|ERROR)" "$dir/test-suite.log" >&2 || true
 }
 
-cmd_test() {
-    install_missing "${build_packages[@]}" "${test_packages[@]}"
+# quiet MAKE-TARGET DIR [make args...]: run it, show its output only on failure.
+quiet() {
+    local what=$1 dir=$2 log
+    shift 2
+    log=$(mktemp)
+    if ! make -C "$dir" "$@" >"$log" 2>&1; then
+        tail -n 60 "$log" >&2
+        rm -f "$log"
+        echo "$what failed; run it in $dir to see why" >&2
+        exit 1
+    fi
+    rm -f "$log"
+}
+
+cmd_deps() {
+    install_missing "${build_packages[@]}" "${test_packages[@]}" "${quality_packages[@]}"
     need_node
+}
+
+cmd_test() {
+    cmd_deps
     build build --enable-werror
     run_suite build
     build build-asan --enable-werror --enable-sanitizers
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} run_suite build-asan
+    say "make lint (clang-format, cppcheck, shellcheck)"
+    quiet "make lint" build lint
+    # the second compiler: every warning an error, the whole suite again
+    build build-clang --enable-werror CC=clang
+    run_suite build-clang
+    say "make coverage (threshold in Makefile.am)"
+    # no -Werror: at -O0 gcc warns differently (the other builds hold the line)
+    build build-cov --enable-coverage
+    quiet "make coverage" build-cov -j"$jobs" coverage
+    sed -n 's/^ *lines\.*: */line coverage of core\/ and plugins\/: /p' build-cov/coverage/summary.txt >&2
+    say "make fuzz (${BH_FUZZ_SECONDS:-5} s a target)"
+    quiet "make fuzz" build fuzz FUZZ_SECONDS="${BH_FUZZ_SECONDS:-5}"
     say "make distcheck"
     make -C build -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >/dev/null 2>&1 ||
         { echo "make distcheck failed; run it in build/ to see why" >&2; exit 1; }
@@ -99,5 +175,6 @@ cmd_test() {
 case "${1:-}" in
 run) shift; cmd_run "$@" ;;
 test) shift; cmd_test "$@" ;;
-*) echo "usage: $0 run|test" >&2; exit 2 ;;
+deps) shift; cmd_deps "$@" ;;
+*) echo "usage: $0 run|test|deps" >&2; exit 2 ;;
 esac

@@ -108,9 +108,10 @@ const char *bh_req_id(const bh_request *req);      /* the request id */
 const char *bh_req_client(const bh_request *req);  /* client IP address */
 
 /* Path parameter by template name ("id" for /orders/{id}), percent-decoded,
- * or NULL. */
+ * or NULL.  Always valid UTF-8: the core answers 400 to a path or query
+ * string that does not decode to UTF-8 before any plugin sees it. */
 const char *bh_req_param(const bh_request *req, const char *name);
-/* First query-string value for `name`, decoded, or NULL. */
+/* First query-string value for `name`, decoded (valid UTF-8), or NULL. */
 const char *bh_req_query(const bh_request *req, const char *name);
 /* Request header (case-insensitive name), or NULL. */
 const char *bh_req_header(const bh_request *req, const char *name);

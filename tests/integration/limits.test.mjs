@@ -251,10 +251,15 @@ describe('bad requests', () => {
     assertProblem(await request({ port, path: '/hello/a%00b' }), 400, 'bad-request');
   });
 
-  test('a name that is not UTF-8 is a 400 validation problem, not a 500', async () => {
-    const res = await request({ port, path: '/hello/%FF%FE' });
-    const p = assertProblem(res, 400, 'validation');
-    assert.deepEqual(p.errors, [{ pointer: '/name', detail: 'must be UTF-8 text' }]);
+  test('a path or query that does not decode to UTF-8 is 400 bad-request, not a 500', async () => {
+    // Plugins get text: a parameter they put into JSON or bind as SQL text
+    // (PostgreSQL refuses invalid UTF-8) must not turn bad input into a 500.
+    for (const path of ['/hello/%FF%FE', '/hello/caf%E9', '/hello/%C0%AF', '/hello/%ED%A0%80',
+                        '/hello?name=%FF', '/hello?%FF=x']) {
+      const p = assertProblem(await request({ port, path }), 400, 'bad-request');
+      assert.match(p.detail, /UTF-8/, path);
+    }
+    assert.equal((await request({ port, path: '/hello/Jo%C3%A3o?x=%F0%9F%8E%AB' })).status, 200);
   });
 
   test('an unknown method is 501 and the server keeps serving', async () => {

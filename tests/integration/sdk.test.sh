@@ -25,11 +25,12 @@ hello=$(find "$tmp/root" -path '*/bilhetagem/plugins/hello.so' -print -quit)
     find "$tmp/root" -path '*/include/bilhetagem/bilhetagem.h' | grep -q . ||
     fail "SDK headers were not installed under \$(includedir)/bilhetagem"
 
-export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$tmp/root
-flags=$(pkg-config --cflags --libs bilhetagem)
-echo "pkg-config: $flags"
+PKG_CONFIG_PATH=$(dirname "$pc")
+export PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR=$tmp/root
+read -r -a flags <<<"$(pkg-config --cflags --libs bilhetagem)"
+echo "pkg-config: ${flags[*]}"
 # only the installed SDK: no -I into the source tree
-cc -std=c11 -Wall -Wextra -Werror -o "$tmp/greeter.so" "$BH_SRCDIR/tests/sdk/greeter.c" $flags
+cc -std=c11 -Wall -Wextra -Werror -o "$tmp/greeter.so" "$BH_SRCDIR/tests/sdk/greeter.c" "${flags[@]}"
 
 cat >"$tmp/greeter.json" <<JSON
 {

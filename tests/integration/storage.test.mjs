@@ -323,6 +323,26 @@ for (const driver of DRIVERS) {
       test('GET of a counter that does not exist is 404', async () => {
         assertProblem(await request({ port, path: '/test/db/counters/nobody' }), 404, 'not-found');
       });
+
+      test('a path parameter that is not UTF-8 is 400 on both drivers, not a 500 from PostgreSQL', async () => {
+        // SQLite stores any bytes; PostgreSQL refuses them (SQLSTATE 22021).
+        // The core refuses them first, so the same handler answers the same.
+        assertProblem(await request({ port, path: '/test/db/counters/%FF%FE' }), 400, 'bad-request');
+        assertProblem(await request({ port, path: '/test/db/counters/ok?q=%FF' }), 400, 'bad-request');
+      });
+
+      test('the same key on the same route with another query string is 422, not a replay', async () => {
+        const post = (query) => request({ port, method: 'POST', path: `/test/db/counters${query}`,
+                                          headers: { 'Content-Type': 'application/json', 'Idempotency-Key': 'k-query' },
+                                          body: { name: 'query' } });
+        const first = await post('?variant=1');
+        assert.equal(first.status, 201, first.body);
+        assertProblem(await post('?variant=2'), 422, 'idempotency-key-reused');
+        const again = await post('?variant=1');
+        assert.equal(again.headers['idempotency-replayed'], 'true');
+        assert.equal(again.body, first.body);
+        assert.equal(await counterValue(port, 'query'), 1);
+      });
     });
 
     test('an expired key runs again (idempotency_retention_s 1)', async () => {
@@ -354,7 +374,7 @@ for (const driver of DRIVERS) {
         await waitFor(async () => (await effects(server.port, 'carried')).length === 4,
                       { timeoutMs: 5000, what: 'four deliveries through the transport' });
         const stats = (await request({ port: server.port, path: '/test/transport' })).json;
-        assert.deepEqual(stats, { sent: 4, received: 4 });
+        assert.deepEqual(stats, { sent: 4, received: 4, failed: 0 });
         for (const e of await effects(server.port, 'carried')) assert.equal(e.seen, 1);
         await waitFor(async () => (await gauge(server.port, 'bilhetagem_outbox_pending')) === 0,
                       { timeoutMs: 5000, what: 'outbox drained' });
@@ -423,7 +443,10 @@ for (const driver of DRIVERS) {
       }
       const [row] = await outboxList(DRIVER[driver].config, db);
       assert.equal(row.status, 'done');
-      assert.equal(row.attempts, '0');
+      // attempts counts claims: the first node's, and the second's if it
+      // claimed before the first marked the event done
+      assert.ok(['1', '2'].includes(row.attempts), `attempts ${row.attempts}`);
+      assert.equal(row.last_error, '-');
       const reader = await startServer({ config: DRIVER[driver].config, env: db });
       try {
         const [effect] = await effects(reader.port, 'twice');
@@ -485,6 +508,96 @@ for (const driver of DRIVERS) {
       assert.match(again.stderr, new RegExp(`outbox event ${row.seq} is done: only pending or dead`));
     });
 
+    test('an event whose delivery kills the process is dead-lettered after outbox_max_attempts', async () => {
+      // A poison event: the subscriber takes the whole process down.  Each
+      // restart claims it again once its lease runs out; the attempt must be
+      // counted when it is claimed, or the nodes crash-loop for ever.
+      const db = await DRIVER[driver].fresh();
+      const config = configFor(driver, { storage: { outbox_lease_ms: 300 },
+                                         testkit: { kill_on_subject: 'poison', slow_subscriber_ms: 200 } });
+      const first = await startServer({ config, env: db });
+      assert.equal((await count(first.port, { name: 'poison' }, { key: 'k-poison' })).status, 201);
+      assert.equal((await first.exited).signal, 'SIGKILL', 'the poison event killed the first node');
+      let deaths = 1;
+      let survivor = null;
+      for (let i = 0; i < 5 && !survivor; i++) {
+        let server;
+        try {
+          server = await startServer({ config, env: db });
+        } catch (e) {
+          assert.match(String(e), /SIGKILL/); // died before it printed "listening"
+          deaths++;
+          continue;
+        }
+        const outcome = await Promise.race([server.exited, sleep(2000).then(() => 'alive')]);
+        if (outcome === 'alive') survivor = server;
+        else {
+          assert.equal(outcome.signal, 'SIGKILL', server.stderr());
+          deaths++;
+        }
+      }
+      assert.ok(survivor, `every node died (${deaths} deaths): the event was never dead-lettered`);
+      try {
+        assert.equal(deaths, 3, 'one death per attempt (outbox_max_attempts 3)');
+        await waitFor(async () => (await gauge(survivor.port, 'bilhetagem_outbox_dead')) === 1,
+                      { timeoutMs: 3000, what: 'bilhetagem_outbox_dead 1' });
+        assert.deepEqual(await effects(survivor.port, 'poison'), []);
+      } finally {
+        await stopClean(survivor);
+      }
+      const [row] = await outboxList(DRIVER[driver].config, db, '--status', 'dead');
+      assert.equal(row.subject, 'poison');
+      assert.equal(row.attempts, '3');
+      assert.match(row.last_error, /attempt 3 did not finish/);
+    });
+
+    test('a node whose lease ran out does not undo the delivery of the node that took over', async () => {
+      // Node A claims the event and its transport takes 2.5 s to fail; the
+      // 2 s lease runs out, node B claims it and delivers it.  A's late
+      // failure must not make the delivered event pending (or dead) again.
+      const db = await DRIVER[driver].fresh();
+      const slow = configFor(driver, { testkit: { loopback_transport: true, transport_send_ms: 2500,
+                                                  transport_fail: true } });
+      const healthy = configFor(driver, { testkit: { loopback_transport: true } });
+      const a = await startServer({ config: slow, env: db });
+      let b;
+      try {
+        assert.equal((await count(a.port, { name: 'taken-over' }, { key: 'k-taken-over' })).status, 201);
+        b = await startServer({ config: healthy, env: db }); // after A's claim: A has it first
+        const stats = async (node) => (await request({ port: node.port, path: '/test/transport' })).json;
+        await waitFor(async () => (await stats(a)).failed === 1,
+                      { timeoutMs: 6000, stepMs: 100, what: 'node A\'s failed send' });
+        // Long enough for an event made pending again to be claimed and sent
+        // again by either node (A's send takes 2.5 s, then B's lease 2 s).
+        await sleep(2800);
+        assert.deepEqual(await stats(b), { sent: 1, received: 1, failed: 0 });
+        assert.equal((await effects(b.port, 'taken-over')).length, 1);
+      } finally {
+        await stopClean(a);
+        if (b) await stopClean(b);
+      }
+      const [row] = await outboxList(DRIVER[driver].config, db);
+      assert.equal(row.status, 'done');
+      assert.equal(row.attempts, '2', 'A\'s claim and B\'s');
+      assert.equal(row.last_error, '-');
+    });
+
+    test('a subscriber that swallows a database error still fails, and the dead letter says why', async () => {
+      const db = await DRIVER[driver].fresh();
+      const server = await startServer({ config: configFor(driver, { testkit: { bad_statement_subscriber: true } }),
+                                         env: db });
+      try {
+        assert.equal((await count(server.port, { name: 'swallowed' }, { key: 'k-swallowed' })).status, 201);
+        await waitFor(async () => (await gauge(server.port, 'bilhetagem_outbox_dead')) === 1,
+                      { timeoutMs: 8000, stepMs: 100, what: 'bilhetagem_outbox_dead 1' });
+      } finally {
+        await stopClean(server);
+      }
+      const [row] = await outboxList(DRIVER[driver].config, db, '--status', 'dead');
+      assert.equal(row.attempts, '3');
+      assert.match(row.last_error, /^subscriber testkit\/effects: .*testkit_no_such_table/);
+    });
+
     test('bilhetagemctl migrate: applies once, then the schema is up to date', async () => {
       const db = await DRIVER[driver].fresh();
       const config = DRIVER[driver].config;
@@ -535,6 +648,24 @@ for (const driver of DRIVERS) {
     });
 
     if (driver === 'postgresql') {
+      test('a migration slower than statement_timeout_ms is applied (migrations are not bound by it)', async () => {
+        const db = await DRIVER.postgresql.fresh();
+        const config = configFor(driver, { storage: { statement_timeout_ms: 200 },
+                                           testkit: { slow_migration_ms: 700 } });
+        const cli = await ctl(['migrate', '-c', config], db);
+        assert.equal(cli.code, 0, cli.stderr);
+        assert.deepEqual(cli.stdout.trimEnd().split('\n'), [...ALL_MIGRATIONS, 'applied testkit/5 slow']);
+        // On a fresh database the server applies it at startup and is ready.
+        const server = await startServer({ config, env: await DRIVER.postgresql.fresh() });
+        try {
+          const res = await request({ port: server.port, path: '/readyz' });
+          assert.equal(res.status, 200, res.body);
+          assert.equal((await count(server.port, { name: 'after-slow' }, { key: 'k-slow' })).status, 201);
+        } finally {
+          await stopClean(server);
+        }
+      });
+
       test('database unreachable at startup: 503s until it comes up, then ready', async () => {
         // The server's DSN points at a port where nothing listens yet; later
         // a fresh PostgreSQL starts and a forwarder opens that port to it.

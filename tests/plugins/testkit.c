@@ -7,6 +7,8 @@
  * authorizer that trusts an "X-Test-User: name[,group...]" header.  That
  * authorizer is a stand-in for the auth plugin so the core's auth phase can
  * be tested on its own; it must never be loaded outside tests.  With
+ * {"secured_routes": true} it registers the protected routes without that
+ * authorizer, so the real auth plugin guards them (auth.test.mjs).  With
  * storage configured it also has database-backed routes (testkit_db.c).
  */
 #include <stdatomic.h>
@@ -103,6 +105,26 @@ static int whoami_handler(bh_request *req, void *arg)
     return 0;
 }
 
+/* The whole principal, for the auth plugin's tests. */
+static int principal_handler(bh_request *req, void *arg)
+{
+    (void)arg;
+    const bh_principal *p = bh_req_principal(req);
+    if (!p) {
+        bh_resp_json(req, 200, json_pack("{s:n}", "principal"));
+        return 0;
+    }
+    json_t *groups = json_array(), *scopes = json_array();
+    for (size_t i = 0; p->groups && p->groups[i]; i++)
+        json_array_append_new(groups, json_string(p->groups[i]));
+    for (size_t i = 0; p->scopes && p->scopes[i]; i++)
+        json_array_append_new(scopes, json_string(p->scopes[i]));
+    bh_resp_json(req, 200, json_pack("{s:{s:s, s:s?, s:s?, s:o, s:o}}", "principal", "sub", p->sub,
+                                     "username", p->username, "email", p->email,
+                                     "groups", groups, "scopes", scopes));
+    return 0;
+}
+
 static int test_authorizer(bh_request *req, void *arg)
 {
     (void)arg;
@@ -145,6 +167,11 @@ static int tk_register(bh_plugin_ctx *ctx, const json_t *config, testkit *tk)
         bh_plugin_error(ctx, "config.authorizer must be a boolean");
         return -1;
     }
+    const json_t *want_secured = json_object_get(config, "secured_routes");
+    if (want_secured && !json_is_boolean(want_secured)) {
+        bh_plugin_error(ctx, "config.secured_routes must be a boolean");
+        return -1;
+    }
     const bh_route routes[] = {
         {.method = "GET", .path = "/test/sleep", .handler = sleep_handler},
         {.method = "POST", .path = "/test/echo", .handler = echo_handler, .flags = BH_ROUTE_JSON_BODY,
@@ -157,6 +184,7 @@ static int tk_register(bh_plugin_ctx *ctx, const json_t *config, testkit *tk)
         {.method = "GET", .path = "/test/events", .handler = events_handler, .arg = tk},
         {.method = "GET", .path = "/test/limited", .handler = item_handler, .rate_class = "tight"},
         {.method = "GET", .path = "/test/whoami", .handler = whoami_handler},
+        {.method = "GET", .path = "/test/principal", .handler = principal_handler},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (bh_route_add(ctx, &routes[i]) != 0)
@@ -166,19 +194,21 @@ static int tk_register(bh_plugin_ctx *ctx, const json_t *config, testkit *tk)
                            .flags = BH_ROUTE_IDEMPOTENT};
     if (bh_db_driver_name() && bh_route_add(ctx, &idem) != 0)
         return -1;
-    if (json_is_true(want_auth)) {
+    if (json_is_true(want_auth) || json_is_true(want_secured)) {
         const bh_route secured[] = {
             {.method = "GET", .path = "/test/secure", .handler = whoami_handler,
              .auth = BH_AUTH_AUTHENTICATED},
             {.method = "GET", .path = "/test/admin", .handler = whoami_handler,
              .auth = BH_AUTH_ROLE, .auth_value = "admin"},
+            {.method = "GET", .path = "/test/scoped", .handler = whoami_handler,
+             .auth = BH_AUTH_SCOPE, .auth_value = "tickets:read"},
         };
-        for (size_t i = 0; i < 2; i++)
+        for (size_t i = 0; i < sizeof secured / sizeof secured[0]; i++)
             if (bh_route_add(ctx, &secured[i]) != 0)
                 return -1;
-        if (bh_authorizer_set(ctx, test_authorizer, tk) != 0)
-            return -1;
     }
+    if (json_is_true(want_auth) && bh_authorizer_set(ctx, test_authorizer, tk) != 0)
+        return -1;
     if (tk_db_register(ctx, config, &tk->db) != 0 ||
         tk_transport_register(ctx, config, &tk->transport) != 0)
         return -1;

@@ -15,14 +15,21 @@
  *
  * Config: "slow_subscriber_ms": N makes the subscriber sleep first (the
  * crash test kills the server mid-delivery); "fail_subscriber": true makes
- * it fail (dead-letter tests); "migration_comment": "text" appends a comment
- * to the first migration, which changes its checksum (the changed-migration
- * test).
+ * it fail (dead-letter tests); "bad_statement_subscriber": true makes it run
+ * a statement that fails and return 0 anyway (the core must still fail the
+ * delivery, and say why); "kill_on_subject": "name" makes it kill its own
+ * process (SIGKILL, after the slow sleep) on events of that subject, a
+ * poison event; "migration_comment": "text" appends a comment to the first
+ * migration, which changes its checksum (the changed-migration test);
+ * "slow_migration_ms": N declares a fifth migration that takes N ms on
+ * PostgreSQL (pg_sleep; a no-op on SQLite).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bilhetagem/bilhetagem.h>
 
@@ -33,7 +40,11 @@
 struct tk_db {
     long slow_ms;
     int fail_subscriber;
+    int bad_statement;     /* run a failing statement, then return 0 */
+    char *kill_subject;    /* SIGKILL the process on this subject, or NULL */
+    long slow_migration_ms;
     char *counters_sql; /* migration 1, with the optional comment */
+    char *slow_sql_pg;  /* migration 5 on PostgreSQL, when slow_migration_ms */
 };
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -168,9 +179,15 @@ static int on_counted(bh_unit *unit, const bh_event *ev, void *arg)
         struct timespec ts = {db->slow_ms / 1000, (db->slow_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
+    const char *name = bh_event_subject(ev);
+    if (db->kill_subject && name && !strcmp(name, db->kill_subject))
+        kill(getpid(), SIGKILL); /* a poison event: the process dies in delivery */
     if (db->fail_subscriber)
         return -1;
-    const char *name = bh_event_subject(ev);
+    if (db->bad_statement) { /* the error is swallowed: the core must notice */
+        bh_db_exec(unit, "INSERT INTO testkit_no_such_table (x) VALUES (1)", NULL, 0, NULL);
+        return 0;
+    }
     bh_db_value p[] = {BH_DB_S(bh_event_id(ev)), BH_DB_S(name ? name : ""),
                        BH_DB_S(bh_unit_trace_header(unit))};
     /* A second delivery that got past the inbox would show as seen = 2. */
@@ -187,13 +204,25 @@ static int read_config(bh_plugin_ctx *ctx, const json_t *config, struct tk_db *d
     const json_t *slow = json_object_get(config, "slow_subscriber_ms");
     const json_t *fail = json_object_get(config, "fail_subscriber");
     const json_t *comment = json_object_get(config, "migration_comment");
+    const json_t *bad = json_object_get(config, "bad_statement_subscriber");
+    const json_t *kill_on = json_object_get(config, "kill_on_subject");
+    const json_t *slow_mig = json_object_get(config, "slow_migration_ms");
     if (slow && (!json_is_integer(slow) || json_integer_value(slow) < 0 ||
                  json_integer_value(slow) > 60000)) {
         bh_plugin_error(ctx, "config.slow_subscriber_ms must be an integer 0-60000");
         return -1;
     }
-    if (fail && !json_is_boolean(fail)) {
-        bh_plugin_error(ctx, "config.fail_subscriber must be a boolean");
+    if (slow_mig && (!json_is_integer(slow_mig) || json_integer_value(slow_mig) < 0 ||
+                     json_integer_value(slow_mig) > 60000)) {
+        bh_plugin_error(ctx, "config.slow_migration_ms must be an integer 0-60000");
+        return -1;
+    }
+    if ((fail && !json_is_boolean(fail)) || (bad && !json_is_boolean(bad))) {
+        bh_plugin_error(ctx, "config.fail_subscriber and bad_statement_subscriber must be booleans");
+        return -1;
+    }
+    if (kill_on && !json_is_string(kill_on)) {
+        bh_plugin_error(ctx, "config.kill_on_subject must be a string");
         return -1;
     }
     if (comment && !json_is_string(comment)) {
@@ -202,6 +231,21 @@ static int read_config(bh_plugin_ctx *ctx, const json_t *config, struct tk_db *d
     }
     db->slow_ms = slow ? (long)json_integer_value(slow) : 0;
     db->fail_subscriber = json_is_true(fail);
+    db->bad_statement = json_is_true(bad);
+    db->slow_migration_ms = slow_mig ? (long)json_integer_value(slow_mig) : 0;
+    if (kill_on && !(db->kill_subject = strdup(json_string_value(kill_on)))) {
+        bh_plugin_error(ctx, "out of memory");
+        return -1;
+    }
+    if (slow_mig) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "SELECT pg_sleep(%ld.%03ld);", db->slow_migration_ms / 1000,
+                 db->slow_migration_ms % 1000);
+        if (!(db->slow_sql_pg = strdup(sql))) {
+            bh_plugin_error(ctx, "out of memory");
+            return -1;
+        }
+    }
     static const char counters[] =
         "CREATE TABLE testkit_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);";
     const char *extra = comment ? json_string_value(comment) : NULL;
@@ -223,6 +267,7 @@ static int add_routes(bh_plugin_ctx *ctx, struct tk_db *db)
          " seen BIGINT NOT NULL);", NULL},
         {3, "create_names", "CREATE TABLE testkit_names (name TEXT NOT NULL UNIQUE);", NULL},
         {4, "effects_trace", "ALTER TABLE testkit_effects ADD COLUMN trace TEXT;", NULL},
+        {5, "slow", "SELECT 1;", db->slow_sql_pg}, /* only with slow_migration_ms */
     };
     const bh_route routes[] = {
         {.method = "POST", .path = "/test/db/counters", .handler = count_handler,
@@ -232,7 +277,8 @@ static int add_routes(bh_plugin_ctx *ctx, struct tk_db *db)
         {.method = "POST", .path = "/test/db/unique", .handler = unique_handler,
          .flags = BH_ROUTE_JSON_BODY},
     };
-    if (bh_db_migrations(ctx, migrations, sizeof migrations / sizeof migrations[0]) != 0)
+    size_t nmigrations = sizeof migrations / sizeof migrations[0] - (db->slow_sql_pg ? 0 : 1);
+    if (bh_db_migrations(ctx, migrations, nmigrations) != 0)
         return -1;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (bh_route_add(ctx, &routes[i]) != 0)
@@ -263,5 +309,7 @@ void tk_db_free(struct tk_db *db)
     if (!db)
         return;
     free(db->counters_sql);
+    free(db->slow_sql_pg);
+    free(db->kill_subject);
     free(db);
 }

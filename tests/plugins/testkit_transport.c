@@ -5,7 +5,11 @@
  * thread hands it back with bh_event_receive(), as a queue-based transport
  * (SQS) does across nodes.  It exercises the transport interface of the
  * SDK end to end; it is not durable and must never be deployed.
- * GET /test/transport answers {"sent", "received"}.
+ * GET /test/transport answers {"sent", "received", "failed"}.
+ *
+ * "transport_send_ms": N makes send() take N ms, and "transport_fail": true
+ * makes it refuse every event after that (a remote queue that is slow and
+ * down): the lease tests run one such node beside a healthy one.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,7 +29,9 @@ struct tk_transport {
     tk_msg *head, **tail;
     int stopping, running;
     pthread_t thread;
-    atomic_long sent, received;
+    long send_ms;
+    int fail;
+    atomic_long sent, received, failed;
 };
 
 static void push(struct tk_transport *t, json_t *env)
@@ -46,6 +52,14 @@ static void push(struct tk_transport *t, json_t *env)
 static int loopback_send(const json_t *envelope, void *arg)
 {
     struct tk_transport *t = arg;
+    if (t->send_ms > 0) {
+        struct timespec ts = {t->send_ms / 1000, (t->send_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (t->fail) {
+        atomic_fetch_add(&t->failed, 1);
+        return -1;
+    }
     json_t *copy = json_deep_copy(envelope);
     if (!copy)
         return -1;
@@ -88,8 +102,9 @@ static void *consumer(void *arg)
 static int stats_handler(bh_request *req, void *arg)
 {
     struct tk_transport *t = arg;
-    bh_resp_json(req, 200, json_pack("{s:I, s:I}", "sent", (json_int_t)atomic_load(&t->sent),
-                                     "received", (json_int_t)atomic_load(&t->received)));
+    bh_resp_json(req, 200, json_pack("{s:I, s:I, s:I}", "sent", (json_int_t)atomic_load(&t->sent),
+                                     "received", (json_int_t)atomic_load(&t->received),
+                                     "failed", (json_int_t)atomic_load(&t->failed)));
     return 0;
 }
 
@@ -99,11 +114,21 @@ int tk_transport_register(bh_plugin_ctx *ctx, const json_t *config, struct tk_tr
     const json_t *want = json_object_get(config, "loopback_transport");
     if (!json_is_true(want))
         return 0;
+    const json_t *send_ms = json_object_get(config, "transport_send_ms");
+    const json_t *fail = json_object_get(config, "transport_fail");
+    if ((send_ms && (!json_is_integer(send_ms) || json_integer_value(send_ms) < 0 ||
+                     json_integer_value(send_ms) > 60000)) ||
+        (fail && !json_is_boolean(fail))) {
+        bh_plugin_error(ctx, "config.transport_send_ms must be 0-60000, transport_fail a boolean");
+        return -1;
+    }
     struct tk_transport *t = calloc(1, sizeof *t);
     if (!t) {
         bh_plugin_error(ctx, "out of memory");
         return -1;
     }
+    t->send_ms = send_ms ? (long)json_integer_value(send_ms) : 0;
+    t->fail = json_is_true(fail);
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->cond, NULL);
     t->tail = &t->head;

@@ -1056,6 +1056,25 @@ static void test_pg_statement_timeout(void)
     t_close(&t);
 }
 
+/* Migrations run while the migration lock is held; they may take longer
+ * than statement_timeout (an index on a big table), so the session has none
+ * until unlock() restores it. */
+static void test_pg_lock_lifts_timeout(void)
+{
+    bh_storage_conf cfg = fx->cfg;
+    tconn t;
+
+    cfg.statement_timeout_ms = 100;
+    t_open_conf(&t, &cfg);
+    CU_ASSERT_EQUAL_FATAL(bh_db_postgresql.lock(t.c, 4343, t.err, sizeof t.err), BH_DB_OK);
+    CU_ASSERT_TRUE(t_text_is(&t, "SHOW statement_timeout", "0"));
+    CU_ASSERT_EQUAL(t_run(&t, "SELECT pg_sleep(0.3)", NOARGS, NULL, NULL), BH_DB_OK);
+    bh_db_postgresql.unlock(t.c, 4343);
+    CU_ASSERT_TRUE(t_text_is(&t, "SHOW statement_timeout", "100ms"));
+    CU_ASSERT_EQUAL(t_run(&t, "SELECT pg_sleep(0.3)", NOARGS, NULL, NULL), BH_DB_UNAVAILABLE);
+    t_close(&t);
+}
+
 /* An error aborts a PostgreSQL transaction: COMMIT then rolls back. */
 static void test_pg_aborted_commit(void)
 {
@@ -1294,6 +1313,7 @@ static const test_case pg_tests[] = {
     {"deadlock is retry", test_pg_deadlock_retry},
     {"reconnect after the backend dies", test_pg_reconnect},
     {"advisory lock", test_pg_advisory_lock},
+    {"no statement timeout while migrating", test_pg_lock_lifts_timeout},
 };
 #endif
 
