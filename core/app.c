@@ -52,8 +52,8 @@ int bh_app_configure(bh_app *app, const char *path, char *err, size_t errlen)
 
 int bh_app_load_plugins(bh_app *app, const char *plugin_dir_flag, char *err, size_t errlen)
 {
-    const char *dir = bh_app_setting(plugin_dir_flag, "BILHETAGEM_PLUGIN_DIR",
-                                     app->cfg->plugin_dir, BH_PLUGIN_DIR);
+    const char *dir = bh_app_setting(plugin_dir_flag, "BILHETAGEM_PLUGIN_DIR", app->cfg->plugin_dir,
+                                     BH_PLUGIN_DIR);
     if (bh_plugins_load(app, dir, err, errlen) != 0 || bh_plugins_init(app, err, errlen) != 0)
         return -1;
     return 0;

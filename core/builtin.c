@@ -46,8 +46,9 @@ static int readyz(bh_request *req, void *arg)
         ready = 0;
     if (!ready)
         bh_resp_header(req, "Retry-After", "5");
-    bh_resp_json(req, ready ? 200 : 503,
-                 json_pack("{s:s, s:o}", "status", ready ? "ready" : "not ready", "checks", checks));
+    bh_resp_json(
+        req, ready ? 200 : 503,
+        json_pack("{s:s, s:o}", "status", ready ? "ready" : "not ready", "checks", checks));
     return 0;
 }
 
@@ -62,18 +63,19 @@ static int metrics(bh_request *req, void *arg)
     free(text);
     bh_outbox_stats os;
     if (srv->app->storage && bh_outbox_stats_read(srv->app, &req->worker->db, &os) == 0)
-        evbuffer_add_printf(req->resp_body,
-                            "# HELP bilhetagem_outbox_pending Events committed and not yet delivered.\n"
-                            "# TYPE bilhetagem_outbox_pending gauge\n"
-                            "bilhetagem_outbox_pending %lld\n"
-                            "# HELP bilhetagem_outbox_oldest_pending_age_seconds Age of the oldest undelivered event.\n"
-                            "# TYPE bilhetagem_outbox_oldest_pending_age_seconds gauge\n"
-                            "bilhetagem_outbox_oldest_pending_age_seconds %.3f\n"
-                            "# HELP bilhetagem_outbox_dead Events dead-lettered after their last attempt.\n"
-                            "# TYPE bilhetagem_outbox_dead gauge\n"
-                            "bilhetagem_outbox_dead %lld\n",
-                            (long long)os.pending, (double)os.oldest_pending_age_ms / 1000.0,
-                            (long long)os.dead);
+        evbuffer_add_printf(
+            req->resp_body,
+            "# HELP bilhetagem_outbox_pending Events committed and not yet delivered.\n"
+            "# TYPE bilhetagem_outbox_pending gauge\n"
+            "bilhetagem_outbox_pending %lld\n"
+            "# HELP bilhetagem_outbox_oldest_pending_age_seconds Age of the oldest undelivered "
+            "event.\n"
+            "# TYPE bilhetagem_outbox_oldest_pending_age_seconds gauge\n"
+            "bilhetagem_outbox_oldest_pending_age_seconds %.3f\n"
+            "# HELP bilhetagem_outbox_dead Events dead-lettered after their last attempt.\n"
+            "# TYPE bilhetagem_outbox_dead gauge\n"
+            "bilhetagem_outbox_dead %lld\n",
+            (long long)os.pending, (double)os.oldest_pending_age_ms / 1000.0, (long long)os.dead);
     return 0;
 }
 
@@ -109,15 +111,24 @@ int bh_builtin_register(bh_server *srv, char *err, size_t errlen)
     bh_plugin_ctx *core = &srv->app->core;
     core->app = srv->app;
     /* probes are exempt from rate limiting: a load balancer polls them */
-    const struct { const char *path; bh_handler_fn fn; const char *doc, *cls; } eps[] = {
+    const struct {
+        const char *path;
+        bh_handler_fn fn;
+        const char *doc, *cls;
+    } eps[] = {
         {"/healthz", healthz, healthz_doc, "none"},
         {"/readyz", readyz, readyz_doc, "none"},
         {"/metrics", metrics, metrics_doc, "default"},
         {"/openapi.json", openapi, openapi_doc, "default"},
     };
     for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
-        bh_route r = {.method = "GET", .path = eps[i].path, .handler = eps[i].fn, .arg = srv,
-                      .auth = BH_AUTH_PUBLIC, .rate_class = eps[i].cls, .openapi = eps[i].doc};
+        bh_route r = {.method = "GET",
+                      .path = eps[i].path,
+                      .handler = eps[i].fn,
+                      .arg = srv,
+                      .auth = BH_AUTH_PUBLIC,
+                      .rate_class = eps[i].cls,
+                      .openapi = eps[i].doc};
         if (bh_route_add(core, &r) != 0) {
             snprintf(err, errlen, "core: %s", core->error);
             return -1;

@@ -29,22 +29,32 @@
 
 #define BH_CONFIG_FILE_MAX (16u * 1024 * 1024)
 
-static const char *const top_keys[] = {
-    "server", "log", "rate_limit", "storage", "plugin_dir", "data_dir", "plugins", NULL};
-static const char *const storage_keys[] = {
-    "driver", "path", "synchronous", "busy_timeout_ms", "dsn", "statement_timeout_ms",
-    "connect_timeout_ms", "max_retries", "outbox_batch", "outbox_max_attempts",
-    "outbox_backoff_ms", "outbox_max_backoff_ms", "outbox_lease_ms", "outbox_poll_ms",
-    "idempotency_retention_s", NULL};
+static const char *const top_keys[] = {"server",     "log",      "rate_limit", "storage",
+                                       "plugin_dir", "data_dir", "plugins",    NULL};
+static const char *const storage_keys[] = {"driver",
+                                           "path",
+                                           "synchronous",
+                                           "busy_timeout_ms",
+                                           "dsn",
+                                           "statement_timeout_ms",
+                                           "connect_timeout_ms",
+                                           "max_retries",
+                                           "outbox_batch",
+                                           "outbox_max_attempts",
+                                           "outbox_backoff_ms",
+                                           "outbox_max_backoff_ms",
+                                           "outbox_lease_ms",
+                                           "outbox_poll_ms",
+                                           "idempotency_retention_s",
+                                           NULL};
 static const char *const server_keys[] = {
-    "listen", "workers", "max_header_bytes", "max_body_bytes", "timeout_ms",
-    "drain_timeout_ms", "max_json_depth", "trust_forwarded_for", NULL};
+    "listen",     "workers",          "max_header_bytes", "max_body_bytes",
+    "timeout_ms", "drain_timeout_ms", "max_json_depth",   "trust_forwarded_for",
+    NULL};
 static const char *const log_keys[] = {"level", "file", "access_log", NULL};
-static const char *const rate_limit_keys[] = {
-    "enabled", "max_clients", "classes", NULL};
+static const char *const rate_limit_keys[] = {"enabled", "max_clients", "classes", NULL};
 static const char *const rate_class_keys[] = {"rate_per_sec", "burst", NULL};
-static const char *const plugin_keys[] = {
-    "name", "path", "config", "enabled", NULL};
+static const char *const plugin_keys[] = {"name", "path", "config", "enabled", NULL};
 
 /* ---- sections -------------------------------------------------------- */
 
@@ -99,11 +109,10 @@ static int check_listen(const bh_cfg_ctx *ctx, const char *listen)
 {
     const char *colon = strrchr(listen, ':');
 
-    if (!colon || !valid_host(listen, (size_t)(colon - listen)) ||
-        !valid_port(colon + 1))
+    if (!colon || !valid_host(listen, (size_t)(colon - listen)) || !valid_port(colon + 1))
         return bh_cfg_fail(ctx, "server", "listen",
-                    "expected \"HOST:PORT\" with an IPv4 address, a "
-                    "[bracketed] IPv6 address or a name, and a port 0-65535");
+                           "expected \"HOST:PORT\" with an IPv4 address, a "
+                           "[bracketed] IPv6 address or a name, and a port 0-65535");
     return 0;
 }
 
@@ -119,13 +128,10 @@ static int load_server(const bh_cfg_ctx *ctx, json_t *root, bh_config *cfg)
     if (bh_cfg_get_str(ctx, o, s, "listen", 0, &cfg->listen) < 0 ||
         check_listen(ctx, cfg->listen) < 0 ||
         bh_cfg_get_int(ctx, o, s, "workers", 0, 256, &cfg->workers) < 0 ||
-        bh_cfg_get_size(ctx, o, s, "max_header_bytes", 512, 1048576,
-                 &cfg->max_header_bytes) < 0 ||
-        bh_cfg_get_size(ctx, o, s, "max_body_bytes", 1, 67108864,
-                 &cfg->max_body_bytes) < 0 ||
+        bh_cfg_get_size(ctx, o, s, "max_header_bytes", 512, 1048576, &cfg->max_header_bytes) < 0 ||
+        bh_cfg_get_size(ctx, o, s, "max_body_bytes", 1, 67108864, &cfg->max_body_bytes) < 0 ||
         bh_cfg_get_int(ctx, o, s, "timeout_ms", 100, 3600000, &cfg->timeout_ms) < 0 ||
-        bh_cfg_get_int(ctx, o, s, "drain_timeout_ms", 0, 600000,
-                &cfg->drain_timeout_ms) < 0 ||
+        bh_cfg_get_int(ctx, o, s, "drain_timeout_ms", 0, 600000, &cfg->drain_timeout_ms) < 0 ||
         bh_cfg_get_int(ctx, o, s, "max_json_depth", 1, 1000, &cfg->max_json_depth) < 0 ||
         bh_cfg_get_bool(ctx, o, s, "trust_forwarded_for", &cfg->trust_forwarded_for) < 0)
         return -1;
@@ -146,10 +152,10 @@ static int load_log(const bh_cfg_ctx *ctx, json_t *root, bh_config *cfg)
         bh_cfg_get_bool(ctx, o, "log", "access_log", &cfg->access_log) < 0)
         return -1;
     level = cfg->log_level;
-    if (strcmp(level, "debug") && strcmp(level, "info") &&
-        strcmp(level, "warn") && strcmp(level, "error"))
+    if (strcmp(level, "debug") && strcmp(level, "info") && strcmp(level, "warn") &&
+        strcmp(level, "error"))
         return bh_cfg_fail(ctx, "log", "level",
-                    "must be one of \"debug\", \"info\", \"warn\", \"error\"");
+                           "must be one of \"debug\", \"info\", \"warn\", \"error\"");
     return 0;
 }
 
@@ -185,24 +191,26 @@ static int load_storage(const bh_cfg_ctx *ctx, json_t *root, bh_config *cfg)
         bh_cfg_get_str(ctx, o, s, "synchronous", 0, &st->synchronous) < 0 ||
         bh_cfg_get_int(ctx, o, s, "busy_timeout_ms", 0, 600000, &st->busy_timeout_ms) < 0 ||
         bh_cfg_get_str(ctx, o, s, "dsn", 0, &st->dsn) < 0 ||
-        bh_cfg_get_int(ctx, o, s, "statement_timeout_ms", 0, 3600000, &st->statement_timeout_ms) < 0 ||
+        bh_cfg_get_int(ctx, o, s, "statement_timeout_ms", 0, 3600000, &st->statement_timeout_ms) <
+            0 ||
         bh_cfg_get_int(ctx, o, s, "connect_timeout_ms", 100, 600000, &st->connect_timeout_ms) < 0 ||
         bh_cfg_get_int(ctx, o, s, "max_retries", 0, 100, &st->max_retries) < 0 ||
         bh_cfg_get_int(ctx, o, s, "outbox_batch", 1, 10000, &st->outbox_batch) < 0 ||
         bh_cfg_get_int(ctx, o, s, "outbox_max_attempts", 1, 1000, &st->outbox_max_attempts) < 0 ||
         bh_cfg_get_int(ctx, o, s, "outbox_backoff_ms", 1, 3600000, &st->outbox_backoff_ms) < 0 ||
-        bh_cfg_get_int(ctx, o, s, "outbox_max_backoff_ms", 1, 86400000, &st->outbox_max_backoff_ms) < 0 ||
+        bh_cfg_get_int(ctx, o, s, "outbox_max_backoff_ms", 1, 86400000,
+                       &st->outbox_max_backoff_ms) < 0 ||
         bh_cfg_get_int(ctx, o, s, "outbox_lease_ms", 100, 3600000, &st->outbox_lease_ms) < 0 ||
         bh_cfg_get_int(ctx, o, s, "outbox_poll_ms", 10, 600000, &st->outbox_poll_ms) < 0 ||
         bh_cfg_get_int(ctx, o, s, "idempotency_retention_s", 1, 31536000,
-                &st->idempotency_retention_s) < 0)
+                       &st->idempotency_retention_s) < 0)
         return -1;
     return check_storage(ctx, st);
 }
 
 /* One entry of rate_limit.classes; "default" replaces the built-in one. */
-static int load_rate_class(const bh_cfg_ctx *ctx, const char *path,
-                           const char *name, json_t *v, bh_config *cfg)
+static int load_rate_class(const bh_cfg_ctx *ctx, const char *path, const char *name, json_t *v,
+                           bh_config *cfg)
 {
     double rate = 0, burst = 0;
     bh_rate_class *c;
@@ -246,9 +254,8 @@ static int load_rate_classes(const bh_cfg_ctx *ctx, json_t *rl, bh_config *cfg)
         return 0;
     if (!json_is_object(classes))
         return bh_cfg_fail(ctx, "rate_limit", "classes", "expected an object, got %s",
-                    bh_cfg_type_name(classes));
-    grown = realloc(cfg->rate_classes,
-                    (1 + json_object_size(classes)) * sizeof *grown);
+                           bh_cfg_type_name(classes));
+    grown = realloc(cfg->rate_classes, (1 + json_object_size(classes)) * sizeof *grown);
     if (!grown)
         return bh_cfg_fail_oom(ctx);
     cfg->rate_classes = grown;
@@ -278,7 +285,7 @@ static int load_rate_limit(const bh_cfg_ctx *ctx, json_t *root, bh_config *cfg)
         return 0;
     if (bh_cfg_get_bool(ctx, o, "rate_limit", "enabled", &cfg->rate_limit_enabled) < 0 ||
         bh_cfg_get_size(ctx, o, "rate_limit", "max_clients", 16, 10000000,
-                 &cfg->rate_limit_clients) < 0 ||
+                        &cfg->rate_limit_clients) < 0 ||
         load_rate_classes(ctx, o, cfg) < 0)
         return -1;
     return 0;
@@ -292,8 +299,8 @@ static void free_plugin(bh_plugin_conf *pc)
 }
 
 /* name, path and config of an enabled plugin entry at `parent`. */
-static int load_plugin_fields(const bh_cfg_ctx *ctx, json_t *entry,
-                              const char *parent, bh_plugin_conf *pc)
+static int load_plugin_fields(const bh_cfg_ctx *ctx, json_t *entry, const char *parent,
+                              bh_plugin_conf *pc)
 {
     json_t *config = json_object_get(entry, "config");
     bh_cfg_strbuf path = {0};
@@ -304,8 +311,7 @@ static int load_plugin_fields(const bh_cfg_ctx *ctx, json_t *entry,
     if (!pc->name)
         return bh_cfg_fail(ctx, parent, NULL, "missing required key \"name\"");
     if (!bh_cfg_valid_name(pc->name))
-        return bh_cfg_fail(ctx, parent, "name",
-                    "invalid plugin name (expected [a-z0-9_-]{1,32})");
+        return bh_cfg_fail(ctx, parent, "name", "invalid plugin name (expected [a-z0-9_-]{1,32})");
     if (bh_cfg_get_str(ctx, entry, parent, "path", 0, &pc->path) < 0)
         return -1;
     if (!pc->path) {
@@ -317,7 +323,7 @@ static int load_plugin_fields(const bh_cfg_ctx *ctx, json_t *entry,
     }
     if (config && !json_is_object(config))
         return bh_cfg_fail(ctx, parent, "config", "expected an object, got %s",
-                    bh_cfg_type_name(config));
+                           bh_cfg_type_name(config));
     pc->config = config ? json_incref(config) : json_object();
     if (!pc->config)
         return bh_cfg_fail_oom(ctx);
@@ -331,21 +337,20 @@ static int load_plugin_fields(const bh_cfg_ctx *ctx, json_t *entry,
     return r;
 }
 
-static int check_unique(const bh_cfg_ctx *ctx, const bh_config *cfg,
-                        const char *parent, const char *name)
+static int check_unique(const bh_cfg_ctx *ctx, const bh_config *cfg, const char *parent,
+                        const char *name)
 {
     for (size_t i = 0; i < cfg->n_plugins; i++)
         if (strcmp(cfg->plugins[i].name, name) == 0)
             return bh_cfg_fail(ctx, parent, "name",
-                        "duplicate plugin \"%s\" (first defined at line %d)",
-                        name, cfg->plugins[i].line);
+                               "duplicate plugin \"%s\" (first defined at line %d)", name,
+                               cfg->plugins[i].line);
     return 0;
 }
 
 /* plugins[i]: an entry with "enabled": false is checked for unknown keys,
  * then skipped entirely. */
-static int load_plugin(const bh_cfg_ctx *ctx, json_t *entry, size_t i,
-                       bh_config *cfg)
+static int load_plugin(const bh_cfg_ctx *ctx, json_t *entry, size_t i, bh_config *cfg)
 {
     bh_plugin_conf pc = {0};
     char parent[48];
@@ -354,7 +359,7 @@ static int load_plugin(const bh_cfg_ctx *ctx, json_t *entry, size_t i,
     snprintf(parent, sizeof parent, "plugins[%zu]", i);
     if (!json_is_object(entry))
         return bh_cfg_fail(ctx, parent, NULL, "expected an object, got %s",
-                    bh_cfg_type_name(entry));
+                           bh_cfg_type_name(entry));
     if (bh_cfg_check_keys(ctx, entry, parent, plugin_keys) < 0 ||
         bh_cfg_get_bool(ctx, entry, parent, "enabled", &enabled) < 0)
         return -1;
@@ -379,7 +384,7 @@ static int load_plugins(const bh_cfg_ctx *ctx, json_t *root, bh_config *cfg)
         return 0;
     if (!json_is_array(plugins))
         return bh_cfg_fail(ctx, "", "plugins", "expected an array, got %s",
-                    bh_cfg_type_name(plugins));
+                           bh_cfg_type_name(plugins));
     if (json_array_size(plugins) == 0)
         return 0;
     cfg->plugins = calloc(json_array_size(plugins), sizeof *cfg->plugins);
@@ -411,12 +416,17 @@ static bh_config *config_new(const char *name)
     cfg->rate_limit_enabled = 1;
     cfg->rate_limit_clients = 65536;
     cfg->data_dir = bh_cfg_dup_str("./var");
-    cfg->storage = (bh_storage_conf){.synchronous = bh_cfg_dup_str("full"), .busy_timeout_ms = 5000,
-                                     .statement_timeout_ms = 5000, .connect_timeout_ms = 5000,
-                                     .max_retries = 4, .outbox_batch = 100,
-                                     .outbox_max_attempts = 10, .outbox_backoff_ms = 500,
+    cfg->storage = (bh_storage_conf){.synchronous = bh_cfg_dup_str("full"),
+                                     .busy_timeout_ms = 5000,
+                                     .statement_timeout_ms = 5000,
+                                     .connect_timeout_ms = 5000,
+                                     .max_retries = 4,
+                                     .outbox_batch = 100,
+                                     .outbox_max_attempts = 10,
+                                     .outbox_backoff_ms = 500,
                                      .outbox_max_backoff_ms = 300000,
-                                     .outbox_lease_ms = 30000, .outbox_poll_ms = 1000,
+                                     .outbox_lease_ms = 30000,
+                                     .outbox_poll_ms = 1000,
                                      .idempotency_retention_s = 86400};
     cfg->rate_classes = calloc(1, sizeof *cfg->rate_classes);
     if (cfg->rate_classes) {
@@ -424,8 +434,7 @@ static bh_config *config_new(const char *name)
         cfg->n_rate_classes = 1;
     }
     if (!cfg->file || !cfg->listen || !cfg->log_level || !cfg->data_dir ||
-        !cfg->storage.synchronous ||
-        !cfg->rate_classes || !cfg->rate_classes[0].name) {
+        !cfg->storage.synchronous || !cfg->rate_classes || !cfg->rate_classes[0].name) {
         bh_config_free(cfg);
         return NULL;
     }
@@ -436,7 +445,7 @@ static int load_root(const bh_cfg_ctx *ctx, json_t *root, bh_config *cfg)
 {
     if (!json_is_object(root))
         return bh_cfg_fail(ctx, "", NULL, "top level must be an object, got %s",
-                    bh_cfg_type_name(root));
+                           bh_cfg_type_name(root));
     if (bh_cfg_check_keys(ctx, root, "", top_keys) < 0 ||
         bh_cfg_get_str(ctx, root, "", "plugin_dir", 0, &cfg->plugin_dir) < 0 ||
         bh_cfg_get_str(ctx, root, "", "data_dir", 0, &cfg->data_dir) < 0 ||
@@ -447,8 +456,7 @@ static int load_root(const bh_cfg_ctx *ctx, json_t *root, bh_config *cfg)
     return 0;
 }
 
-bh_config *bh_config_parse(const char *text, const char *name, char *err,
-                           size_t errlen)
+bh_config *bh_config_parse(const char *text, const char *name, char *err, size_t errlen)
 {
     bh_cfg_ctx ctx = {text, name ? name : "(config)", err, errlen};
     json_error_t jerr;
@@ -463,8 +471,7 @@ bh_config *bh_config_parse(const char *text, const char *name, char *err,
      * with its path, instead of as a bare syntax error. */
     root = json_loads(text, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!root) {
-        bh_cfg_set_err(err, errlen, "%s:%d: invalid JSON: %s", ctx.name, jerr.line,
-                jerr.text);
+        bh_cfg_set_err(err, errlen, "%s:%d: invalid JSON: %s", ctx.name, jerr.line, jerr.text);
         return NULL;
     }
     if (!(cfg = config_new(ctx.name)))
@@ -491,8 +498,7 @@ static char *read_file(const char *path, char *err, size_t errlen)
     }
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
         if (buf.len + n > BH_CONFIG_FILE_MAX) {
-            bh_cfg_set_err(err, errlen, "%s: larger than %u bytes", path,
-                    BH_CONFIG_FILE_MAX);
+            bh_cfg_set_err(err, errlen, "%s: larger than %u bytes", path, BH_CONFIG_FILE_MAX);
             goto fail;
         }
         if (bh_cfg_sb_add(&buf, chunk, n) < 0)

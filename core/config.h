@@ -50,8 +50,8 @@ typedef struct bh_config {
     int access_log;  /* default 1 */
 
     /* "rate_limit" */
-    int rate_limit_enabled;    /* default 1 */
-    size_t rate_limit_clients; /* buckets kept per class, default 65536 */
+    int rate_limit_enabled;      /* default 1 */
+    size_t rate_limit_clients;   /* buckets kept per class, default 65536 */
     bh_rate_class *rate_classes; /* always has "default" (50/s, burst 100) */
     size_t n_rate_classes;
 
@@ -73,8 +73,7 @@ bh_config *bh_config_load(const char *path, char *err, size_t errlen);
 
 /* Same, from text already in memory (unit tests); `name` is used in
  * messages as the file name. */
-bh_config *bh_config_parse(const char *text, const char *name, char *err,
-                           size_t errlen);
+bh_config *bh_config_parse(const char *text, const char *name, char *err, size_t errlen);
 
 void bh_config_free(bh_config *cfg);
 

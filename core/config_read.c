@@ -129,8 +129,7 @@ int bh_cfg_path_line(const char *text, const char *path)
 }
 
 /* Report "FILE:LINE: PARENT.KEY: message" (key may be NULL).  Returns -1. */
-int bh_cfg_fail(const bh_cfg_ctx *ctx, const char *parent, const char *key,
-                const char *fmt, ...)
+int bh_cfg_fail(const bh_cfg_ctx *ctx, const char *parent, const char *key, const char *fmt, ...)
 {
     char msg[BH_CONFIG_ERR_MAX];
     char *path = bh_cfg_join_path(parent, key);
@@ -143,10 +142,10 @@ int bh_cfg_fail(const bh_cfg_ctx *ctx, const char *parent, const char *key,
         bh_cfg_set_err(ctx->err, ctx->errlen, "%s: out of memory", ctx->name);
     else if (*path)
         bh_cfg_set_err(ctx->err, ctx->errlen, "%s:%d: %s: %s", ctx->name,
-                bh_cfg_path_line(ctx->text, path), path, msg);
+                       bh_cfg_path_line(ctx->text, path), path, msg);
     else
         bh_cfg_set_err(ctx->err, ctx->errlen, "%s:%d: %s", ctx->name,
-                bh_cfg_path_line(ctx->text, path), msg);
+                       bh_cfg_path_line(ctx->text, path), msg);
     free(path);
     return -1;
 }
@@ -184,7 +183,7 @@ static int expand_var(const char **pp, bh_cfg_strbuf *out, char *err, size_t err
         def = end + 2;
     if (end == name || (end < close && !def)) {
         bh_cfg_set_err(err, errlen, "invalid variable name in \"${%.*s}\"",
-                (int)(close - name > 64 ? 64 : close - name), name);
+                       (int)(close - name > 64 ? 64 : close - name), name);
         return -1;
     }
     if (!(var = malloc((size_t)(end - name) + 1))) {
@@ -276,8 +275,7 @@ static int interpolate_child(const bh_cfg_ctx *ctx, json_t *child, bh_cfg_strbuf
     size_t mark = path->len;
     int r;
 
-    if (bh_cfg_sb_add(path, sep, strlen(sep)) < 0 ||
-        bh_cfg_sb_add(path, name, strlen(name)) < 0)
+    if (bh_cfg_sb_add(path, sep, strlen(sep)) < 0 || bh_cfg_sb_add(path, name, strlen(name)) < 0)
         return bh_cfg_fail_oom(ctx);
     r = bh_cfg_interpolate_tree(ctx, child, path);
     path->len = mark;
@@ -296,8 +294,7 @@ int bh_cfg_interpolate_tree(const bh_cfg_ctx *ctx, json_t *v, bh_cfg_strbuf *pat
         const char *key;
 
         json_object_foreach(v, key, child)
-            if (strcmp(key, "$comment") != 0 &&
-                interpolate_child(ctx, child, path, ".", key) < 0)
+            if (strcmp(key, "$comment") != 0 && interpolate_child(ctx, child, path, ".", key) < 0)
                 return -1;
     } else if (json_is_array(v)) {
         char index[32];
@@ -333,26 +330,23 @@ int bh_cfg_check_keys(const bh_cfg_ctx *ctx, json_t *obj, const char *parent,
 }
 
 /* 1 = present and in range (*out set), 0 = absent, -1 = error. */
-static int bh_cfg_read_int(const bh_cfg_ctx *ctx, json_t *obj, const char *parent,
-                    const char *key, long long min, long long max,
-                    long long *out)
+static int bh_cfg_read_int(const bh_cfg_ctx *ctx, json_t *obj, const char *parent, const char *key,
+                           long long min, long long max, long long *out)
 {
     json_t *v = json_object_get(obj, key);
 
     if (!v)
         return 0;
     if (!json_is_integer(v))
-        return bh_cfg_fail(ctx, parent, key, "expected an integer, got %s",
-                    bh_cfg_type_name(v));
+        return bh_cfg_fail(ctx, parent, key, "expected an integer, got %s", bh_cfg_type_name(v));
     if (json_integer_value(v) < min || json_integer_value(v) > max)
-        return bh_cfg_fail(ctx, parent, key, "must be between %lld and %lld", min,
-                    max);
+        return bh_cfg_fail(ctx, parent, key, "must be between %lld and %lld", min, max);
     *out = json_integer_value(v);
     return 1;
 }
 
-int bh_cfg_get_int(const bh_cfg_ctx *ctx, json_t *obj, const char *parent,
-                   const char *key, long long min, long long max, int *out)
+int bh_cfg_get_int(const bh_cfg_ctx *ctx, json_t *obj, const char *parent, const char *key,
+                   long long min, long long max, int *out)
 {
     long long v;
     int r = bh_cfg_read_int(ctx, obj, parent, key, min, max, &v);
@@ -362,8 +356,8 @@ int bh_cfg_get_int(const bh_cfg_ctx *ctx, json_t *obj, const char *parent,
     return r < 0 ? -1 : 0;
 }
 
-int bh_cfg_get_size(const bh_cfg_ctx *ctx, json_t *obj, const char *parent,
-                    const char *key, long long min, long long max, size_t *out)
+int bh_cfg_get_size(const bh_cfg_ctx *ctx, json_t *obj, const char *parent, const char *key,
+                    long long min, long long max, size_t *out)
 {
     long long v;
     int r = bh_cfg_read_int(ctx, obj, parent, key, min, max, &v);
@@ -373,39 +367,37 @@ int bh_cfg_get_size(const bh_cfg_ctx *ctx, json_t *obj, const char *parent,
     return r < 0 ? -1 : 0;
 }
 
-int bh_cfg_get_bool(const bh_cfg_ctx *ctx, json_t *obj, const char *parent,
-                    const char *key, int *out)
+int bh_cfg_get_bool(const bh_cfg_ctx *ctx, json_t *obj, const char *parent, const char *key,
+                    int *out)
 {
     json_t *v = json_object_get(obj, key);
 
     if (!v)
         return 0;
     if (!json_is_boolean(v))
-        return bh_cfg_fail(ctx, parent, key, "expected a boolean, got %s",
-                    bh_cfg_type_name(v));
+        return bh_cfg_fail(ctx, parent, key, "expected a boolean, got %s", bh_cfg_type_name(v));
     *out = json_is_true(v);
     return 0;
 }
 
 /* An integer or a real; 1 = present (*out set), 0 = absent, -1 = error. */
-int bh_cfg_read_number(const bh_cfg_ctx *ctx, json_t *obj, const char *parent,
-                       const char *key, double *out)
+int bh_cfg_read_number(const bh_cfg_ctx *ctx, json_t *obj, const char *parent, const char *key,
+                       double *out)
 {
     json_t *v = json_object_get(obj, key);
 
     if (!v)
         return 0;
     if (!json_is_number(v))
-        return bh_cfg_fail(ctx, parent, key, "expected a number, got %s",
-                    bh_cfg_type_name(v));
+        return bh_cfg_fail(ctx, parent, key, "expected a number, got %s", bh_cfg_type_name(v));
     *out = json_number_value(v);
     return 1;
 }
 
 /* A non-empty string, interpolated, replacing *out.  With `nullable`, a
  * JSON null sets *out to NULL. */
-int bh_cfg_get_str(const bh_cfg_ctx *ctx, json_t *obj, const char *parent,
-                   const char *key, int nullable, char **out)
+int bh_cfg_get_str(const bh_cfg_ctx *ctx, json_t *obj, const char *parent, const char *key,
+                   int nullable, char **out)
 {
     json_t *v = json_object_get(obj, key);
     char ierr[BH_CONFIG_ERR_MAX];
@@ -420,7 +412,7 @@ int bh_cfg_get_str(const bh_cfg_ctx *ctx, json_t *obj, const char *parent,
     }
     if (!json_is_string(v))
         return bh_cfg_fail(ctx, parent, key, "expected a string%s, got %s",
-                    nullable ? " or null" : "", bh_cfg_type_name(v));
+                           nullable ? " or null" : "", bh_cfg_type_name(v));
     if (bh_cfg_has_nul(v))
         return bh_cfg_fail(ctx, parent, key, "string contains a NUL byte");
     if (!(s = bh_config_interpolate(json_string_value(v), ierr, sizeof ierr)))
@@ -435,9 +427,8 @@ int bh_cfg_get_str(const bh_cfg_ctx *ctx, json_t *obj, const char *parent,
 }
 
 /* The object at obj[key] in *out (NULL when absent), its keys checked. */
-int bh_cfg_get_section(const bh_cfg_ctx *ctx, json_t *obj, const char *parent,
-                       const char *key, const char *const *allowed,
-                       json_t **out)
+int bh_cfg_get_section(const bh_cfg_ctx *ctx, json_t *obj, const char *parent, const char *key,
+                       const char *const *allowed, json_t **out)
 {
     json_t *v = json_object_get(obj, key);
     char *path;
@@ -447,8 +438,7 @@ int bh_cfg_get_section(const bh_cfg_ctx *ctx, json_t *obj, const char *parent,
     if (!v)
         return 0;
     if (!json_is_object(v))
-        return bh_cfg_fail(ctx, parent, key, "expected an object, got %s",
-                    bh_cfg_type_name(v));
+        return bh_cfg_fail(ctx, parent, key, "expected an object, got %s", bh_cfg_type_name(v));
     if (!(path = bh_cfg_join_path(parent, key)))
         return bh_cfg_fail_oom(ctx);
     r = bh_cfg_check_keys(ctx, v, path, allowed);
@@ -456,4 +446,3 @@ int bh_cfg_get_section(const bh_cfg_ctx *ctx, json_t *obj, const char *parent,
     *out = v;
     return r;
 }
-

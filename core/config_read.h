@@ -30,7 +30,6 @@ typedef struct bh_cfg_strbuf {
     size_t len, cap;
 } bh_cfg_strbuf;
 
-
 int bh_cfg_sb_add(bh_cfg_strbuf *b, const char *p, size_t n);
 char *bh_cfg_dup_str(const char *s);
 /* Format into err; control characters become '?' (one-line messages). */
@@ -44,8 +43,8 @@ char *bh_cfg_join_path(const char *parent, const char *key);
 int bh_cfg_path_line(const char *text, const char *path);
 
 /* Report "FILE:LINE: PARENT.KEY: message" (key may be NULL).  Returns -1. */
-int bh_cfg_fail(const bh_cfg_ctx *ctx, const char *parent, const char *key,
-                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int bh_cfg_fail(const bh_cfg_ctx *ctx, const char *parent, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 int bh_cfg_fail_oom(const bh_cfg_ctx *ctx);
 
 /* Expand ${VAR} in every string value below `v` (its path in `path`). */
@@ -61,14 +60,14 @@ int bh_cfg_get_size(const bh_cfg_ctx *ctx, json_t *obj, const char *parent, cons
 int bh_cfg_get_bool(const bh_cfg_ctx *ctx, json_t *obj, const char *parent, const char *key,
                     int *out);
 /* An integer or a real: 1 = present (*out set), 0 = absent, -1 = error. */
-int bh_cfg_read_number(const bh_cfg_ctx *ctx, json_t *obj, const char *parent,
-                       const char *key, double *out);
+int bh_cfg_read_number(const bh_cfg_ctx *ctx, json_t *obj, const char *parent, const char *key,
+                       double *out);
 /* A non-empty string, interpolated, replacing *out; with `nullable` a JSON
  * null sets *out to NULL. */
 int bh_cfg_get_str(const bh_cfg_ctx *ctx, json_t *obj, const char *parent, const char *key,
                    int nullable, char **out);
 /* The object at obj[key] in *out (NULL when absent), its keys checked. */
-int bh_cfg_get_section(const bh_cfg_ctx *ctx, json_t *obj, const char *parent,
-                       const char *key, const char *const *allowed, json_t **out);
+int bh_cfg_get_section(const bh_cfg_ctx *ctx, json_t *obj, const char *parent, const char *key,
+                       const char *const *allowed, json_t **out);
 
 #endif

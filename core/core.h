@@ -23,11 +23,11 @@
 /* One loaded plugin. */
 struct bh_plugin_ctx {
     char *name;
-    char *path;                       /* resolved .so path */
-    void *dl;                         /* dlopen handle */
+    char *path; /* resolved .so path */
+    void *dl;   /* dlopen handle */
     const bh_plugin_descriptor *desc;
-    const json_t *config;             /* borrowed from bh_config */
-    void *state;                      /* from init */
+    const json_t *config; /* borrowed from bh_config */
+    void *state;          /* from init */
     int inited, started;
     char error[BH_ERR_MAX];
     struct bh_app *app;
@@ -44,9 +44,9 @@ typedef struct bh_route_entry {
     bh_auth_kind auth;
     char *auth_value;
     unsigned flags;
-    size_t rate_class;   /* index into cfg->rate_classes, SIZE_MAX = exempt */
-    json_t *openapi;     /* Operation Object or NULL */
-    size_t index;        /* dense id for metrics, 0 = unmatched */
+    size_t rate_class; /* index into cfg->rate_classes, SIZE_MAX = exempt */
+    json_t *openapi;   /* Operation Object or NULL */
+    size_t index;      /* dense id for metrics, 0 = unmatched */
 } bh_route_entry;
 
 typedef struct bh_hook {
@@ -77,7 +77,7 @@ typedef struct bh_vec {
 } bh_vec;
 
 void bh_vec_init(bh_vec *v, size_t item_size);
-void *bh_vec_push(bh_vec *v);           /* zeroed slot; aborts on OOM */
+void *bh_vec_push(bh_vec *v); /* zeroed slot; aborts on OOM */
 void *bh_vec_at(const bh_vec *v, size_t i);
 void bh_vec_free(bh_vec *v);
 
@@ -87,18 +87,18 @@ typedef struct bh_app {
     size_t n_plugins;
 
     bh_router *router;
-    bh_vec routes;           /* bh_route_entry* (owned) */
-    bh_vec hooks[3];         /* bh_hook, per bh_hook_phase */
-    bh_hook authorizer;      /* fn == NULL when none */
-    bh_vec subscriptions;    /* bh_subscription */
-    bh_vec services;         /* bh_service */
-    char *openapi_json;      /* assembled once at startup */
-    bh_plugin_ctx core;      /* names the core's own routes (name NULL) */
-    struct bh_storage *storage; /* NULL without a "storage" config */
-    struct bh_outbox *outbox;   /* the dispatcher, with storage */
+    bh_vec routes;                /* bh_route_entry* (owned) */
+    bh_vec hooks[3];              /* bh_hook, per bh_hook_phase */
+    bh_hook authorizer;           /* fn == NULL when none */
+    bh_vec subscriptions;         /* bh_subscription */
+    bh_vec services;              /* bh_service */
+    char *openapi_json;           /* assembled once at startup */
+    bh_plugin_ctx core;           /* names the core's own routes (name NULL) */
+    struct bh_storage *storage;   /* NULL without a "storage" config */
+    struct bh_outbox *outbox;     /* the dispatcher, with storage */
     bh_event_transport transport; /* send == NULL: deliver in this process */
     bh_plugin_ctx *transport_plugin;
-    int serving;             /* set when workers start: registration closed */
+    int serving; /* set when workers start: registration closed */
     atomic_int draining;
 } bh_app;
 
@@ -113,7 +113,7 @@ char *bh_xstrdup(const char *s);
 int bh_utf8_valid(const char *s, size_t n);
 
 /* Monotonic and wall clocks. */
-int64_t bh_now_us(void);      /* CLOCK_MONOTONIC */
+int64_t bh_now_us(void);           /* CLOCK_MONOTONIC */
 void bh_rfc3339_now(char out[32]); /* "2026-11-29T10:00:00.123Z" */
 
 /* Random bytes from getrandom(2); 0 or -1. */
@@ -171,8 +171,8 @@ struct bh_server;
 int bh_builtin_register(struct bh_server *srv, char *err, size_t errlen);
 
 /* problem.c */
-json_t *bh_problem_new(int status, const char *type, const char *title,
-                       const char *detail, const char *instance);
+json_t *bh_problem_new(int status, const char *type, const char *title, const char *detail,
+                       const char *instance);
 const char *bh_status_reason(int status);
 
 /* events.c: in-process delivery of a unit's published events. */

@@ -34,7 +34,7 @@
 #define EXIT_FAIL 2
 #define LIST_DEFAULT_LIMIT 100
 #define LIST_MAX_LIMIT 100000
-#define TOKEN_LIST_MAX 64          /* --groups / --scopes entries */
+#define TOKEN_LIST_MAX 64 /* --groups / --scopes entries */
 #define TOKEN_TTL_DEFAULT 3600
 #define TOKEN_TTL_MAX (30L * 24 * 3600)
 #define TOKEN_MAX 8192
@@ -42,36 +42,36 @@
 typedef struct ctl_args {
     const char *config;
     const char *plugin_dir;
-    const char *status;      /* outbox list --status */
-    long limit;              /* outbox list --limit */
-    int filtered;            /* --status or --limit was given */
-    const char *sub;         /* token --sub */
-    const char *username;    /* token --username */
-    const char *email;       /* token --email */
-    const char *groups;      /* token --groups, comma-separated */
-    const char *scopes;      /* token --scopes, comma-separated */
-    long ttl_s;              /* token --ttl, in seconds; -1 when malformed */
-    int minting;             /* a token option was given */
-    char **rest;             /* positional arguments after the command */
+    const char *status;   /* outbox list --status */
+    long limit;           /* outbox list --limit */
+    int filtered;         /* --status or --limit was given */
+    const char *sub;      /* token --sub */
+    const char *username; /* token --username */
+    const char *email;    /* token --email */
+    const char *groups;   /* token --groups, comma-separated */
+    const char *scopes;   /* token --scopes, comma-separated */
+    long ttl_s;           /* token --ttl, in seconds; -1 when malformed */
+    int minting;          /* a token option was given */
+    char **rest;          /* positional arguments after the command */
     int nrest;
 } ctl_args;
 
 typedef struct ctl_command {
-    const char *words[2];    /* "outbox", "list"; second NULL for one word */
-    const char *synopsis;    /* options and arguments, for usage */
+    const char *words[2]; /* "outbox", "list"; second NULL for one word */
+    const char *synopsis; /* options and arguments, for usage */
     const char *summary;
-    int nargs;               /* positional arguments required */
-    int plugins;             /* load and init the plugins first */
-    int filters;             /* takes --status and --limit */
-    int mints;               /* takes the token options */
+    int nargs;   /* positional arguments required */
+    int plugins; /* load and init the plugins first */
+    int filters; /* takes --status and --limit */
+    int mints;   /* takes the token options */
     int (*run)(bh_app *app, const ctl_args *a, char *err, size_t errlen);
 } ctl_command;
 
 /* ---- database helpers ------------------------------------------------------ */
 
 /* One autocommit statement on the CLI's own connection.  -1 with err. */
-static int ctl_sql(bh_app *app, bh_dbconn **conn, const char *sql, const bh_db_value *p,
-                   size_t n, bh_rows **rows, char *err, size_t errlen)
+static int ctl_sql(bh_app *app, bh_dbconn **conn, const char *sql, const bh_db_value *p, size_t n,
+                   bh_rows **rows, char *err, size_t errlen)
 {
     char why[BH_DB_ERR_MAX] = "";
     if (bh_storage_connect(app->storage, conn, why, sizeof why) != BH_DB_OK) {
@@ -126,10 +126,19 @@ static int cmd_migrate(bh_app *app, const ctl_args *a, char *err, size_t errlen)
 
 /* ---- outbox list ----------------------------------------------------------- */
 
-enum { COL_SEQ, COL_ID, COL_TYPE, COL_SUBJECT, COL_STATUS, COL_ATTEMPTS, COL_NEXT, COL_ERROR,
-       NCOLS };
-static const char *const col_names[NCOLS] = {"SEQ", "EVENT_ID", "TYPE", "SUBJECT", "STATUS",
-                                             "ATTEMPTS", "NEXT_ATTEMPT", "LAST_ERROR"};
+enum {
+    COL_SEQ,
+    COL_ID,
+    COL_TYPE,
+    COL_SUBJECT,
+    COL_STATUS,
+    COL_ATTEMPTS,
+    COL_NEXT,
+    COL_ERROR,
+    NCOLS
+};
+static const char *const col_names[NCOLS] = {"SEQ",    "EVENT_ID", "TYPE",         "SUBJECT",
+                                             "STATUS", "ATTEMPTS", "NEXT_ATTEMPT", "LAST_ERROR"};
 
 /* A cell as printed: NULL is "-", control characters (a multi-line driver
  * message) become spaces so one event stays on one line. */
@@ -218,7 +227,8 @@ static int cmd_outbox_list(bh_app *app, const ctl_args *a, char *err, size_t err
     int rc = ctl_sql(app, &conn,
                      "SELECT seq, event_id, type, subject, status, attempts, next_attempt_at,"
                      " last_error FROM bh_outbox WHERE (CAST($1 AS TEXT) IS NULL OR status = $1)"
-                     " ORDER BY seq LIMIT $2", p, 2, &rows, err, errlen);
+                     " ORDER BY seq LIMIT $2",
+                     p, 2, &rows, err, errlen);
     if (rc == 0)
         print_table(rows);
     bh_rows_free(rows);
@@ -239,8 +249,7 @@ static int parse_seq(const char *s, int64_t *out)
 }
 
 /* Why SEQ could not be put back (it is unknown, or delivered). */
-static void explain_no_retry(bh_app *app, bh_dbconn **conn, int64_t seq, char *err,
-                             size_t errlen)
+static void explain_no_retry(bh_app *app, bh_dbconn **conn, int64_t seq, char *err, size_t errlen)
 {
     bh_db_value p[] = {BH_DB_I(seq)};
     bh_rows *rows = NULL;
@@ -250,8 +259,10 @@ static void explain_no_retry(bh_app *app, bh_dbconn **conn, int64_t seq, char *e
     if (bh_rows_count(rows) == 0)
         snprintf(err, errlen, "no outbox event has seq %" PRId64, seq);
     else
-        snprintf(err, errlen, "outbox event %" PRId64 " is %s: only pending or dead events can "
-                 "be retried", seq, bh_rows_text(rows, 0, 0) ? bh_rows_text(rows, 0, 0) : "?");
+        snprintf(err, errlen,
+                 "outbox event %" PRId64 " is %s: only pending or dead events can "
+                 "be retried",
+                 seq, bh_rows_text(rows, 0, 0) ? bh_rows_text(rows, 0, 0) : "?");
     bh_rows_free(rows);
 }
 
@@ -272,10 +283,11 @@ static int cmd_outbox_retry(bh_app *app, const ctl_args *a, char *err, size_t er
     int rc = ctl_sql(app, &conn,
                      "UPDATE bh_outbox SET status = 'pending', attempts = 0, next_attempt_at = $1,"
                      " lease_until = 0 WHERE seq = $2 AND status IN ('pending', 'dead')"
-                     " RETURNING event_id, type", p, 2, &rows, err, errlen);
+                     " RETURNING event_id, type",
+                     p, 2, &rows, err, errlen);
     if (rc == 0 && bh_rows_count(rows) == 1) {
-        printf("outbox event %" PRId64 " (%s %s) is pending again\n", seq,
-               bh_rows_text(rows, 0, 1), bh_rows_text(rows, 0, 0));
+        printf("outbox event %" PRId64 " (%s %s) is pending again\n", seq, bh_rows_text(rows, 0, 1),
+               bh_rows_text(rows, 0, 0));
     } else if (rc == 0) {
         explain_no_retry(app, &conn, seq, err, errlen);
         rc = -1;
@@ -289,8 +301,8 @@ static int cmd_outbox_retry(bh_app *app, const ctl_args *a, char *err, size_t er
 
 /* "a,b,c" -> out = {"a","b","c",NULL}, split in `copy` (a copy of csv the
  * caller owns), at most TOKEN_LIST_MAX entries. */
-static int split_list(const char *what, const char *csv, char *copy, const char **out,
-                      char *err, size_t errlen)
+static int split_list(const char *what, const char *csv, char *copy, const char **out, char *err,
+                      size_t errlen)
 {
     size_t n = 0;
     out[0] = NULL;
@@ -314,16 +326,22 @@ static int cmd_token(bh_app *app, const ctl_args *a, char *err, size_t errlen)
     const bh_auth_tokens_service *svc =
         bh_service_lookup(BH_AUTH_TOKENS_SERVICE, BH_AUTH_TOKENS_SERVICE_VERSION);
     if (!svc) {
-        snprintf(err, errlen, "no configured plugin provides the %s service: add the auth "
-                 "plugin (mode \"hs256\") to %s", BH_AUTH_TOKENS_SERVICE, app->cfg->file);
+        snprintf(err, errlen,
+                 "no configured plugin provides the %s service: add the auth "
+                 "plugin (mode \"hs256\") to %s",
+                 BH_AUTH_TOKENS_SERVICE, app->cfg->file);
         return -1;
     }
     const char *groups[TOKEN_LIST_MAX + 1], *scopes[TOKEN_LIST_MAX + 1];
     char *gcopy = bh_xstrdup(a->groups ? a->groups : "");
     char *scopy = bh_xstrdup(a->scopes ? a->scopes : "");
     char *token = bh_xcalloc(1, TOKEN_MAX + 1);
-    bh_auth_token_request r = {.sub = a->sub, .username = a->username, .email = a->email,
-                               .groups = groups, .scopes = scopes, .ttl_s = a->ttl_s};
+    bh_auth_token_request r = {.sub = a->sub,
+                               .username = a->username,
+                               .email = a->email,
+                               .groups = groups,
+                               .scopes = scopes,
+                               .ttl_s = a->ttl_s};
     int rc = -1;
     if (split_list("groups", a->groups, gcopy, groups, err, errlen) == 0 &&
         split_list("scopes", a->scopes, scopy, scopes, err, errlen) == 0 &&
@@ -361,19 +379,28 @@ static long parse_ttl(const char *s)
 /* ---- the command table ------------------------------------------------------- */
 
 static const ctl_command commands[] = {
-    {{"migrate", NULL}, "-c FILE [-p DIR]",
+    {{"migrate", NULL},
+     "-c FILE [-p DIR]",
      "apply the pending migrations of the core and the configured plugins",
-     .plugins = 1, .run = cmd_migrate},
-    {{"outbox", "list"}, "-c FILE [--status pending|done|dead] [--limit N]",
+     .plugins = 1,
+     .run = cmd_migrate},
+    {{"outbox", "list"},
+     "-c FILE [--status pending|done|dead] [--limit N]",
      "list outbox events, oldest first (at most N, default 100)",
-     .filters = 1, .run = cmd_outbox_list},
-    {{"outbox", "retry"}, "-c FILE SEQ",
+     .filters = 1,
+     .run = cmd_outbox_list},
+    {{"outbox", "retry"},
+     "-c FILE SEQ",
      "make a dead (or pending) event due now with a fresh attempt budget",
-     .nargs = 1, .run = cmd_outbox_retry},
-    {{"token", NULL}, "-c FILE --sub SUB [--groups G,...] [--scopes S,...] [--ttl 1h]\n"
+     .nargs = 1,
+     .run = cmd_outbox_retry},
+    {{"token", NULL},
+     "-c FILE --sub SUB [--groups G,...] [--scopes S,...] [--ttl 1h]\n"
      "        [--email E] [--username U]",
      "print an access token the configured auth plugin accepts (its hs256 mode)",
-     .plugins = 1, .mints = 1, .run = cmd_token},
+     .plugins = 1,
+     .mints = 1,
+     .run = cmd_token},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -463,14 +490,18 @@ static int token_option(int c, ctl_args *a)
 
 static int parse_options(int argc, char **argv, const ctl_command *cmd, ctl_args *a)
 {
-    static const struct option longs[] = {
-        {"config", required_argument, NULL, 'c'}, {"plugin-dir", required_argument, NULL, 'p'},
-        {"status", required_argument, NULL, 's'}, {"limit", required_argument, NULL, 'n'},
-        {"sub", required_argument, NULL, OPT_SUB}, {"groups", required_argument, NULL, OPT_GROUPS},
-        {"scopes", required_argument, NULL, OPT_SCOPES}, {"ttl", required_argument, NULL, OPT_TTL},
-        {"email", required_argument, NULL, OPT_EMAIL},
-        {"username", required_argument, NULL, OPT_USERNAME},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {{"config", required_argument, NULL, 'c'},
+                                          {"plugin-dir", required_argument, NULL, 'p'},
+                                          {"status", required_argument, NULL, 's'},
+                                          {"limit", required_argument, NULL, 'n'},
+                                          {"sub", required_argument, NULL, OPT_SUB},
+                                          {"groups", required_argument, NULL, OPT_GROUPS},
+                                          {"scopes", required_argument, NULL, OPT_SCOPES},
+                                          {"ttl", required_argument, NULL, OPT_TTL},
+                                          {"email", required_argument, NULL, OPT_EMAIL},
+                                          {"username", required_argument, NULL, OPT_USERNAME},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
     int c;
     char *end;
     a->limit = LIST_DEFAULT_LIMIT;
@@ -480,7 +511,10 @@ static int parse_options(int argc, char **argv, const ctl_command *cmd, ctl_args
         switch (c) {
         case 'c': a->config = optarg; break;
         case 'p': a->plugin_dir = optarg; break;
-        case 's': a->status = optarg; a->filtered = 1; break;
+        case 's':
+            a->status = optarg;
+            a->filtered = 1;
+            break;
         case 'n':
             a->filtered = 1;
             a->limit = strtol(optarg, &end, 10);
@@ -493,7 +527,8 @@ static int parse_options(int argc, char **argv, const ctl_command *cmd, ctl_args
             if (token_option(c, a)) {
                 if (a->ttl_s < 0)
                     return bad_usage("--ttl must be N, Ns, Nm, Nh or Nd, 1 s to 30 days, "
-                                     "not \"%s\"", optarg);
+                                     "not \"%s\"",
+                                     optarg);
                 break;
             }
             return bad_usage("unknown option %s", argv[optind - 1]);

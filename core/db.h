@@ -18,21 +18,21 @@
 
 /* Storage settings from the config's "storage" object. */
 typedef struct bh_storage_conf {
-    char *driver;               /* "sqlite" | "postgresql" */
-    char *path;                 /* sqlite: database file */
-    char *synchronous;          /* sqlite: "full" (default) | "normal" */
-    int busy_timeout_ms;        /* sqlite: default 5000 */
-    char *dsn;                  /* postgresql: libpq connection string */
-    int statement_timeout_ms;   /* postgresql: default 5000 */
-    int connect_timeout_ms;     /* postgresql: default 5000 */
-    int max_retries;            /* unit re-runs on BH_DB_RETRY, default 4 */
-    int outbox_batch;           /* default 100 */
-    int outbox_max_attempts;    /* before dead-letter, default 10 */
-    int outbox_backoff_ms;      /* first retry delay, default 500 */
-    int outbox_max_backoff_ms;  /* cap, default 300000 */
-    int outbox_lease_ms;        /* a claimed event's lease, default 30000 */
-    int outbox_poll_ms;         /* look for due events at least this often */
-    int idempotency_retention_s;/* default 86400 */
+    char *driver;                /* "sqlite" | "postgresql" */
+    char *path;                  /* sqlite: database file */
+    char *synchronous;           /* sqlite: "full" (default) | "normal" */
+    int busy_timeout_ms;         /* sqlite: default 5000 */
+    char *dsn;                   /* postgresql: libpq connection string */
+    int statement_timeout_ms;    /* postgresql: default 5000 */
+    int connect_timeout_ms;      /* postgresql: default 5000 */
+    int max_retries;             /* unit re-runs on BH_DB_RETRY, default 4 */
+    int outbox_batch;            /* default 100 */
+    int outbox_max_attempts;     /* before dead-letter, default 10 */
+    int outbox_backoff_ms;       /* first retry delay, default 500 */
+    int outbox_max_backoff_ms;   /* cap, default 300000 */
+    int outbox_lease_ms;         /* a claimed event's lease, default 30000 */
+    int outbox_poll_ms;          /* look for due events at least this often */
+    int idempotency_retention_s; /* default 86400 */
 } bh_storage_conf;
 
 typedef struct bh_dbconn bh_dbconn;
@@ -46,9 +46,8 @@ typedef struct bh_db_driver {
     bh_db_status (*script)(bh_dbconn *c, const char *sql, char *err, size_t errlen);
     /* One statement with $n parameters.  rows may be NULL (results
      * discarded); *affected may be NULL. */
-    bh_db_status (*run)(bh_dbconn *c, const char *sql, const bh_db_value *params,
-                        size_t n, bh_rows **rows, int64_t *affected, char *err,
-                        size_t errlen);
+    bh_db_status (*run)(bh_dbconn *c, const char *sql, const bh_db_value *params, size_t n,
+                        bh_rows **rows, int64_t *affected, char *err, size_t errlen);
     /* Transactions.  write=1 asks for the write lock up front (SQLite BEGIN
      * IMMEDIATE), so a reader upgraded to a writer cannot deadlock. */
     bh_db_status (*begin)(bh_dbconn *c, int write, char *err, size_t errlen);

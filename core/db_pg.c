@@ -29,24 +29,30 @@
 
 #include "db.h"
 
-#define PG_MAX_PARAMS 65535  /* the protocol's limit */
+#define PG_MAX_PARAMS 65535 /* the protocol's limit */
 
 /* Type OIDs of the built-in types we treat specially (pg_type.dat; the
  * server's catalog headers are not part of libpq-dev). */
 enum {
-    PG_BOOL = 16, PG_BYTEA = 17, PG_INT8 = 20, PG_INT2 = 21, PG_INT4 = 23,
-    PG_OID = 26, PG_FLOAT4 = 700, PG_FLOAT8 = 701, PG_MONEY = 790,
+    PG_BOOL = 16,
+    PG_BYTEA = 17,
+    PG_INT8 = 20,
+    PG_INT2 = 21,
+    PG_INT4 = 23,
+    PG_OID = 26,
+    PG_FLOAT4 = 700,
+    PG_FLOAT8 = 701,
+    PG_MONEY = 790,
     PG_NUMERIC = 1700
 };
 
-enum { PG_KIND_TEXT, PG_KIND_INT, PG_KIND_BOOL };  /* how a column is read */
+enum { PG_KIND_TEXT, PG_KIND_INT, PG_KIND_BOOL }; /* how a column is read */
 
 typedef struct pg_conn {
-    bh_dbconn base;           /* first: the core reaches the driver through it */
+    bh_dbconn base; /* first: the core reaches the driver through it */
     PGconn *pg;
     int statement_timeout_ms;
 } pg_conn;
-
 
 /* libpq's messages end in a newline and may span lines ("\n\tIs the server
  * running..."): fold them into one log-friendly line. */
@@ -77,12 +83,12 @@ static bh_db_status pg_fail(pg_conn *c, const PGresult *res, char *err, size_t e
     char msg[BH_DB_ERR_MAX];
 
     if (state && strncmp(state, "22", 2) == 0)
-        primary = "a value does not fit its column or type";  /* the server's text quotes it */
+        primary = "a value does not fit its column or type"; /* the server's text quotes it */
     one_line(msg, sizeof msg, primary ? primary : PQerrorMessage(c->pg));
     if (PQstatus(c->pg) == CONNECTION_BAD)
         st = BH_DB_UNAVAILABLE;
     bh_db_set_err(err, errlen, "postgresql: %s (SQLSTATE %s)", msg[0] ? msg : "unknown error",
-            state ? state : "none");
+                  state ? state : "none");
     return st;
 }
 
@@ -90,7 +96,7 @@ static bh_db_status pg_fail(pg_conn *c, const PGresult *res, char *err, size_t e
 static bh_db_status pg_simple(pg_conn *c, const char *sql, char *err, size_t errlen)
 {
     PGresult *res = PQexec(c->pg, sql);
-    ExecStatusType s = PQresultStatus(res);  /* PGRES_FATAL_ERROR for NULL */
+    ExecStatusType s = PQresultStatus(res); /* PGRES_FATAL_ERROR for NULL */
     bh_db_status st = BH_DB_OK;
 
     if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
@@ -131,7 +137,7 @@ static void pg_close(bh_dbconn *conn)
 
     if (!c)
         return;
-    PQfinish(c->pg);  /* accepts NULL */
+    PQfinish(c->pg); /* accepts NULL */
     free(c);
 }
 
@@ -178,7 +184,7 @@ static PGconn *pg_connect(const bh_storage_conf *cfg)
     const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
     const char *vals[] = {timeout, "bilhetagemd", cfg->dsn, NULL};
 
-    snprintf(timeout, sizeof timeout, "%d", (ms + 999) / 1000);  /* whole seconds, 0: none */
+    snprintf(timeout, sizeof timeout, "%d", (ms + 999) / 1000); /* whole seconds, 0: none */
     return PQconnectdbParams(keys, vals, 1);
 }
 
@@ -242,31 +248,24 @@ static int pg_column_kind(const PGresult *res, int col, char *err, size_t errlen
     const char *why;
 
     switch (PQftype(res, col)) {
-    case PG_INT2: case PG_INT4: case PG_INT8: case PG_OID:
-        return PG_KIND_INT;
-    case PG_BOOL:
-        return PG_KIND_BOOL;
-    case PG_NUMERIC:
-        why = "numeric column: cast to BIGINT";
-        break;
-    case PG_FLOAT4: case PG_FLOAT8:
-        why = "unsupported column type float (money is integer minor units)";
-        break;
-    case PG_MONEY:
-        why = "unsupported column type money (use BIGINT minor units)";
-        break;
-    case PG_BYTEA:
-        why = "unsupported column type bytea";
-        break;
-    default:
-        return PG_KIND_TEXT;
+    case PG_INT2:
+    case PG_INT4:
+    case PG_INT8:
+    case PG_OID: return PG_KIND_INT;
+    case PG_BOOL: return PG_KIND_BOOL;
+    case PG_NUMERIC: why = "numeric column: cast to BIGINT"; break;
+    case PG_FLOAT4:
+    case PG_FLOAT8: why = "unsupported column type float (money is integer minor units)"; break;
+    case PG_MONEY: why = "unsupported column type money (use BIGINT minor units)"; break;
+    case PG_BYTEA: why = "unsupported column type bytea"; break;
+    default: return PG_KIND_TEXT;
     }
     bh_db_set_err(err, errlen, "postgresql: %s (column %s)", why, PQfname(res, col));
     return -1;
 }
 
-static bh_db_status pg_store_cell(bh_rows *r, size_t row, const PGresult *res, int t,
-                                  int col, char *err, size_t errlen)
+static bh_db_status pg_store_cell(bh_rows *r, size_t row, const PGresult *res, int t, int col,
+                                  char *err, size_t errlen)
 {
     const char *v = PQgetvalue(res, t, col);
     char *end;
@@ -274,27 +273,24 @@ static bh_db_status pg_store_cell(bh_rows *r, size_t row, const PGresult *res, i
 
     switch (pg_column_kind(res, col, NULL, 0)) {
     case PG_KIND_INT:
-        i = strtoll(v, &end, 10);  /* int2/4/8 and oid always fit */
+        i = strtoll(v, &end, 10); /* int2/4/8 and oid always fit */
         if (end == v || *end) {
             bh_db_set_err(err, errlen, "postgresql: column %s: bad integer", PQfname(res, col));
             return BH_DB_ERROR;
         }
         bh_rows_set_int(r, row, (size_t)col, (int64_t)i);
         return BH_DB_OK;
-    case PG_KIND_BOOL:
-        bh_rows_set_int(r, row, (size_t)col, v[0] == 't');
-        return BH_DB_OK;
+    case PG_KIND_BOOL: bh_rows_set_int(r, row, (size_t)col, v[0] == 't'); return BH_DB_OK;
     case PG_KIND_TEXT:
         bh_rows_set_text(r, row, (size_t)col, v, (size_t)PQgetlength(res, t, col));
         return BH_DB_OK;
     }
-    return BH_DB_ERROR;  /* unreachable: pg_materialize checked the types */
+    return BH_DB_ERROR; /* unreachable: pg_materialize checked the types */
 }
 
 /* Check every column's type (even with no rows: a NUMERIC SUM is a bug
  * whether or not the table is empty); then, when wanted, copy the rows. */
-static bh_db_status pg_materialize(const PGresult *res, bh_rows **rows, char *err,
-                                   size_t errlen)
+static bh_db_status pg_materialize(const PGresult *res, bh_rows **rows, char *err, size_t errlen)
 {
     int nf = PQnfields(res), nt = PQntuples(res), f, t;
     bh_rows *r;
@@ -327,7 +323,7 @@ static bh_db_status pg_materialize(const PGresult *res, bh_rows **rows, char *er
 static int64_t pg_affected(const PGresult *res)
 {
     static const char *const writes[] = {"INSERT ", "UPDATE ", "DELETE ", "MERGE "};
-    const char *cmd = PQcmdStatus((PGresult *)res);  /* libpq's prototype lacks const */
+    const char *cmd = PQcmdStatus((PGresult *)res); /* libpq's prototype lacks const */
     size_t i;
 
     for (i = 0; i < sizeof writes / sizeof writes[0]; i++)
@@ -336,23 +332,18 @@ static int64_t pg_affected(const PGresult *res)
     return 0;
 }
 
-static bh_db_status pg_result(pg_conn *c, const PGresult *res, bh_rows **rows,
-                              int64_t *affected, char *err, size_t errlen)
+static bh_db_status pg_result(pg_conn *c, const PGresult *res, bh_rows **rows, int64_t *affected,
+                              char *err, size_t errlen)
 {
     bh_db_status st;
 
     switch (PQresultStatus(res)) {
-    case PGRES_TUPLES_OK:
-        st = pg_materialize(res, rows, err, errlen);
-        break;
-    case PGRES_COMMAND_OK:
-        st = BH_DB_OK;
-        break;
+    case PGRES_TUPLES_OK: st = pg_materialize(res, rows, err, errlen); break;
+    case PGRES_COMMAND_OK: st = BH_DB_OK; break;
     case PGRES_EMPTY_QUERY:
         bh_db_set_err(err, errlen, "postgresql: empty statement");
         return BH_DB_ERROR;
-    default:
-        return pg_fail(c, res, err, errlen);
+    default: return pg_fail(c, res, err, errlen);
     }
     if (st == BH_DB_OK && affected)
         *affected = pg_affected(res);
@@ -374,12 +365,8 @@ static bh_db_status pg_params(const bh_db_value *params, size_t n, const char **
             snprintf(ints[i], sizeof ints[i], "%lld", (long long)params[i].i);
             vals[i] = ints[i];
             break;
-        case BH_DB_TEXT:
-            vals[i] = params[i].s;
-            break;
-        case BH_DB_NULL:
-            vals[i] = NULL;
-            break;
+        case BH_DB_TEXT: vals[i] = params[i].s; break;
+        case BH_DB_NULL: vals[i] = NULL; break;
         default:
             bh_db_set_err(err, errlen, "postgresql: parameter $%zu has an unknown type", i + 1);
             return BH_DB_ERROR;
@@ -388,13 +375,12 @@ static bh_db_status pg_params(const bh_db_value *params, size_t n, const char **
     return BH_DB_OK;
 }
 
-static bh_db_status pg_run(bh_dbconn *conn, const char *sql, const bh_db_value *params,
-                           size_t n, bh_rows **rows, int64_t *affected, char *err,
-                           size_t errlen)
+static bh_db_status pg_run(bh_dbconn *conn, const char *sql, const bh_db_value *params, size_t n,
+                           bh_rows **rows, int64_t *affected, char *err, size_t errlen)
 {
     pg_conn *c = (pg_conn *)conn;
     const char **vals = NULL;
-    char (*ints)[24] = NULL;
+    char(*ints)[24] = NULL;
     PGresult *res;
     bh_db_status st;
 
@@ -437,7 +423,7 @@ static bh_db_status pg_begin(bh_dbconn *conn, int write, char *err, size_t errle
 {
     pg_conn *c = (pg_conn *)conn;
 
-    (void)write;  /* READ COMMITTED: row locks are taken as rows are written */
+    (void)write; /* READ COMMITTED: row locks are taken as rows are written */
     if (PQtransactionStatus(c->pg) == PQTRANS_INTRANS ||
         PQtransactionStatus(c->pg) == PQTRANS_INERROR) {
         /* PostgreSQL would only warn; SQLite refuses, and so do we. */
@@ -454,7 +440,7 @@ static bh_db_status pg_commit(bh_dbconn *conn, char *err, size_t errlen)
     bh_db_status st = BH_DB_OK;
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        st = pg_fail(c, res, err, errlen);  /* 40001 at commit: BH_DB_RETRY */
+        st = pg_fail(c, res, err, errlen); /* 40001 at commit: BH_DB_RETRY */
     } else if (strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
         /* COMMIT of a transaction an earlier error aborted rolls it back */
         bh_db_set_err(err, errlen, "postgresql: the transaction had failed; COMMIT rolled it back");
@@ -470,7 +456,7 @@ static void pg_rollback(bh_dbconn *conn)
     PGTransactionStatusType ts = PQtransactionStatus(c->pg);
 
     if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
-        PQclear(PQexec(c->pg, "ROLLBACK"));  /* a lost connection rolls back anyway */
+        PQclear(PQexec(c->pg, "ROLLBACK")); /* a lost connection rolls back anyway */
 }
 
 static PGresult *pg_advisory(pg_conn *c, const char *sql, int64_t key)

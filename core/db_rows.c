@@ -22,12 +22,11 @@
 struct bh_rows {
     size_t ncols;
     size_t nrows;
-    size_t cap;          /* rows the cell array has room for */
-    bh_db_value *cells;  /* nrows * ncols; TEXT cells own their `s` */
+    size_t cap;         /* rows the cell array has room for */
+    bh_db_value *cells; /* nrows * ncols; TEXT cells own their `s` */
 };
 
-__attribute__((noreturn))
-static void rows_oom(size_t n)
+__attribute__((noreturn)) static void rows_oom(size_t n)
 {
     /* No allocation here: we are out of memory. */
     fprintf(stderr, "{\"level\":\"error\",\"msg\":\"out of memory allocating %zu bytes\"}\n", n);
@@ -51,7 +50,7 @@ static void rows_grow(bh_rows *r)
     bh_db_value *cells;
 
     if (r->ncols == 0) {
-        r->cap = cap;  /* rows without columns still count */
+        r->cap = cap; /* rows without columns still count */
         return;
     }
     if (cap > SIZE_MAX / r->ncols / sizeof *cells)
@@ -85,7 +84,7 @@ static bh_db_value *cell_at(const bh_rows *r, size_t row, size_t col)
 static void cell_clear(bh_db_value *v)
 {
     if (v->type == BH_DB_TEXT)
-        free((char *)v->s);  /* our own copy, see bh_rows_set_text */
+        free((char *)v->s); /* our own copy, see bh_rows_set_text */
     *v = BH_DB_N;
 }
 
@@ -108,7 +107,7 @@ void bh_rows_set_text(bh_rows *r, size_t row, size_t col, const char *s, size_t 
         return;
     cell_clear(cell);
     if (!s)
-        return;  /* stays NULL */
+        return; /* stays NULL */
     if (len == SIZE_MAX || !(copy = malloc(len + 1)))
         rows_oom(len);
     memcpy(copy, s, len);
@@ -179,23 +178,23 @@ bh_db_status bh_db_status_from_sqlstate(const char *state)
 {
     if (!state || strlen(state) != 5)
         return BH_DB_ERROR;
-    if (sqlstate_is(state, "23"))            /* integrity constraint violation */
+    if (sqlstate_is(state, "23")) /* integrity constraint violation */
         return BH_DB_CONSTRAINT;
-    if (sqlstate_is(state, "40001") ||       /* serialization_failure */
-        sqlstate_is(state, "40P01"))         /* deadlock_detected */
+    if (sqlstate_is(state, "40001") || /* serialization_failure */
+        sqlstate_is(state, "40P01"))   /* deadlock_detected */
         return BH_DB_RETRY;
     /* 08P01 protocol_violation sits in the connection class, but the server
      * sends it for a healthy connection when the client bound the wrong
      * number of parameters: a caller's bug, not an outage. */
     if (sqlstate_is(state, "08P01"))
         return BH_DB_ERROR;
-    if (sqlstate_is(state, "08") ||          /* connection exception */
-        sqlstate_is(state, "53") ||          /* insufficient resources: disk full, ... */
-        sqlstate_is(state, "57P01") ||       /* admin_shutdown */
-        sqlstate_is(state, "57P02") ||       /* crash_shutdown */
-        sqlstate_is(state, "57P03") ||       /* cannot_connect_now */
-        sqlstate_is(state, "57014") ||       /* query_canceled: statement_timeout */
-        sqlstate_is(state, "25006"))         /* read_only_sql_transaction (a standby) */
+    if (sqlstate_is(state, "08") ||    /* connection exception */
+        sqlstate_is(state, "53") ||    /* insufficient resources: disk full, ... */
+        sqlstate_is(state, "57P01") || /* admin_shutdown */
+        sqlstate_is(state, "57P02") || /* crash_shutdown */
+        sqlstate_is(state, "57P03") || /* cannot_connect_now */
+        sqlstate_is(state, "57014") || /* query_canceled: statement_timeout */
+        sqlstate_is(state, "25006"))   /* read_only_sql_transaction (a standby) */
         return BH_DB_UNAVAILABLE;
     return BH_DB_ERROR;
 }

@@ -32,45 +32,40 @@
 #include "db.h"
 
 #define SQ_CACHE_MAX 64
-#define SQ_MAX_PARAM 32766  /* SQLite's own limit on host parameters */
+#define SQ_MAX_PARAM 32766 /* SQLite's own limit on host parameters */
 
 typedef struct sq_stmt {
-    char *sql;           /* cache key; NULL when the slot is free */
+    char *sql; /* cache key; NULL when the slot is free */
     sqlite3_stmt *stmt;
-    int nparams;         /* highest $N the statement references */
-    unsigned long used;  /* tick of the last use, for LRU eviction */
+    int nparams;        /* highest $N the statement references */
+    unsigned long used; /* tick of the last use, for LRU eviction */
 } sq_stmt;
 
 typedef struct sq_conn {
-    bh_dbconn base;      /* first: the core reaches the driver through it */
+    bh_dbconn base; /* first: the core reaches the driver through it */
     sqlite3 *db;
-    char *lock_path;     /* "<path>.migrate.lock" */
-    int lock_fd;         /* held migration lock, or -1 */
+    char *lock_path; /* "<path>.migrate.lock" */
+    int lock_fd;     /* held migration lock, or -1 */
     unsigned long tick;
     sq_stmt cache[SQ_CACHE_MAX];
 } sq_conn;
 
 static void sq_close(bh_dbconn *conn);
 
-
 /* Classify a (possibly extended) SQLite result code. */
 static bh_db_status sq_status(int rc)
 {
     switch (rc & 0xff) {
-    case SQLITE_CONSTRAINT:
-        return BH_DB_CONSTRAINT;
+    case SQLITE_CONSTRAINT: return BH_DB_CONSTRAINT;
     case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return BH_DB_RETRY;
+    case SQLITE_LOCKED: return BH_DB_RETRY;
     case SQLITE_FULL:
     case SQLITE_READONLY:
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-        return BH_DB_UNAVAILABLE;
-    default:
-        return BH_DB_ERROR;
+    case SQLITE_NOTADB: return BH_DB_UNAVAILABLE;
+    default: return BH_DB_ERROR;
     }
 }
 
@@ -92,8 +87,8 @@ static bh_db_status sq_exec(sq_conn *c, const char *sql, char *err, size_t errle
 /* ---- opening ------------------------------------------------------------- */
 
 /* Run a pragma that answers with one text value and check the answer. */
-static int sq_pragma_expect(sq_conn *c, const char *path, const char *sql,
-                            const char *want, char *err, size_t errlen)
+static int sq_pragma_expect(sq_conn *c, const char *path, const char *sql, const char *want,
+                            char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
     const char *got;
@@ -111,13 +106,12 @@ static int sq_pragma_expect(sq_conn *c, const char *path, const char *sql,
     ok = got && strcasecmp(got, want) == 0;
     if (!ok)
         bh_db_set_err(err, errlen, "sqlite: %s: %s answered \"%s\", not \"%s\"", path, sql,
-                got ? got : "", want);
+                      got ? got : "", want);
     sqlite3_finalize(st);
     return ok ? 0 : -1;
 }
 
-static int sq_pragma(sq_conn *c, const char *path, const char *sql, char *err,
-                     size_t errlen)
+static int sq_pragma(sq_conn *c, const char *path, const char *sql, char *err, size_t errlen)
 {
     if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) == SQLITE_OK)
         return 0;
@@ -145,8 +139,8 @@ static int sq_enable_wal(sq_conn *c, const bh_storage_conf *cfg, char *err, size
     int waited = 0;
 
     for (;;) {
-        if (sq_pragma_expect(c, cfg->path, "PRAGMA journal_mode", "wal", scratch,
-                             sizeof scratch) == 0 ||
+        if (sq_pragma_expect(c, cfg->path, "PRAGMA journal_mode", "wal", scratch, sizeof scratch) ==
+                0 ||
             sq_pragma_expect(c, cfg->path, "PRAGMA journal_mode=WAL", "wal", err, errlen) == 0)
             return 0;
         int busy = (sqlite3_errcode(c->db) & 0xff) == SQLITE_BUSY ||
@@ -165,8 +159,8 @@ static int sq_configure(sq_conn *c, const bh_storage_conf *cfg, char *err, size_
 
     if (!sync) {
         bh_db_set_err(err, errlen,
-                "sqlite: storage.synchronous must be \"full\" or \"normal\", not \"%s\"",
-                cfg->synchronous);
+                      "sqlite: storage.synchronous must be \"full\" or \"normal\", not \"%s\"",
+                      cfg->synchronous);
         return -1;
     }
     /* The busy timeout first, so that switching to WAL waits for another
@@ -208,7 +202,7 @@ static bh_dbconn *sq_open(const bh_storage_conf *cfg, char *err, size_t errlen)
     rc = sqlite3_open_v2(cfg->path, &c->db, flags, NULL);
     if (rc != SQLITE_OK) {
         bh_db_set_err(err, errlen, "sqlite: cannot open %s: %s", cfg->path,
-                c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+                      c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
         sq_close(&c->base);
         return NULL;
     }
@@ -231,7 +225,7 @@ static void sq_close(bh_dbconn *conn)
         free(c->cache[i].sql);
     }
     if (c->lock_fd >= 0)
-        close(c->lock_fd);  /* releases the flock */
+        close(c->lock_fd); /* releases the flock */
     /* _v2: every statement is finalized above; should one have escaped,
      * the handle is freed with it instead of leaking. */
     sqlite3_close_v2(c->db);
@@ -271,7 +265,7 @@ static int sq_param_max(sqlite3_stmt *st, char *err, size_t errlen)
 
         if (n == 0) {
             bh_db_set_err(err, errlen, "sqlite: placeholder %s is not supported: use $1, $2, ...",
-                    name ? name : "?");
+                          name ? name : "?");
             return -1;
         }
         if (n > max)
@@ -307,8 +301,8 @@ static int sq_tail_empty(sq_conn *c, const char *tail)
 }
 
 /* Compile one statement and check its placeholders. */
-static bh_db_status sq_compile(sq_conn *c, const char *sql, sqlite3_stmt **out,
-                               int *nparams, char *err, size_t errlen)
+static bh_db_status sq_compile(sq_conn *c, const char *sql, sqlite3_stmt **out, int *nparams,
+                               char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
     const char *tail = NULL;
@@ -323,7 +317,7 @@ static bh_db_status sq_compile(sq_conn *c, const char *sql, sqlite3_stmt **out,
     if (!sq_tail_empty(c, tail)) {
         sqlite3_finalize(st);
         bh_db_set_err(err, errlen,
-                "sqlite: one statement at a time (several statements belong in a script)");
+                      "sqlite: one statement at a time (several statements belong in a script)");
         return BH_DB_ERROR;
     }
     if ((*nparams = sq_param_max(st, err, errlen)) < 0) {
@@ -336,8 +330,7 @@ static bh_db_status sq_compile(sq_conn *c, const char *sql, sqlite3_stmt **out,
 
 /* The cached statement for `sql`, compiling it (and evicting the least
  * recently used entry) on a miss. */
-static bh_db_status sq_prepare(sq_conn *c, const char *sql, sq_stmt **out, char *err,
-                               size_t errlen)
+static bh_db_status sq_prepare(sq_conn *c, const char *sql, sq_stmt **out, char *err, size_t errlen)
 {
     sq_stmt *victim = &c->cache[0];
     sqlite3_stmt *st = NULL;
@@ -354,7 +347,7 @@ static bh_db_status sq_prepare(sq_conn *c, const char *sql, sq_stmt **out, char 
             *out = e;
             return BH_DB_OK;
         }
-        if (e->used < victim->used)  /* free slots have used == 0 */
+        if (e->used < victim->used) /* free slots have used == 0 */
             victim = e;
     }
     if ((s = sq_compile(c, sql, &st, &nparams, err, errlen)) != BH_DB_OK)
@@ -374,21 +367,19 @@ static bh_db_status sq_prepare(sq_conn *c, const char *sql, sq_stmt **out, char 
 static int sq_bind_one(sqlite3_stmt *st, int idx, const bh_db_value *v)
 {
     switch (v->type) {
-    case BH_DB_INT:
-        return sqlite3_bind_int64(st, idx, v->i);
+    case BH_DB_INT: return sqlite3_bind_int64(st, idx, v->i);
     case BH_DB_TEXT:
         /* STATIC: the caller's text outlives the call, and the bindings
          * are cleared before sq_run returns. */
         return v->s ? sqlite3_bind_text(st, idx, v->s, -1, SQLITE_STATIC)
                     : sqlite3_bind_null(st, idx);
-    case BH_DB_NULL:
-        return sqlite3_bind_null(st, idx);
+    case BH_DB_NULL: return sqlite3_bind_null(st, idx);
     }
     return SQLITE_MISUSE;
 }
 
-static bh_db_status sq_bind(sq_conn *c, const sq_stmt *s, const bh_db_value *params,
-                            size_t n, char *err, size_t errlen)
+static bh_db_status sq_bind(sq_conn *c, const sq_stmt *s, const bh_db_value *params, size_t n,
+                            char *err, size_t errlen)
 {
     size_t i;
 
@@ -438,14 +429,14 @@ static bh_db_status sq_store_row(sqlite3_stmt *st, bh_rows *rows, char *err, siz
                 return BH_DB_ERROR;
             }
             if (rows)
-                bh_rows_set_text(rows, row, (size_t)col, s,
-                                 (size_t)sqlite3_column_bytes(st, col));
+                bh_rows_set_text(rows, row, (size_t)col, s, (size_t)sqlite3_column_bytes(st, col));
         } else if (type != SQLITE_NULL) {
             const char *name = sqlite3_column_name(st, col);
 
             bh_db_set_err(err, errlen,
-                    "sqlite: unsupported column type: column %s is %s (use integers: "
-                    "money is minor units)", name ? name : "?", sq_type_name(type));
+                          "sqlite: unsupported column type: column %s is %s (use integers: "
+                          "money is minor units)",
+                          name ? name : "?", sq_type_name(type));
             return BH_DB_ERROR;
         }
     }
@@ -466,9 +457,8 @@ static bh_db_status sq_step_all(sq_conn *c, sqlite3_stmt *st, bh_rows *rows, cha
     return rc == SQLITE_DONE ? BH_DB_OK : sq_fail(c, rc, err, errlen);
 }
 
-static bh_db_status sq_run(bh_dbconn *conn, const char *sql, const bh_db_value *params,
-                           size_t n, bh_rows **rows, int64_t *affected, char *err,
-                           size_t errlen)
+static bh_db_status sq_run(bh_dbconn *conn, const char *sql, const bh_db_value *params, size_t n,
+                           bh_rows **rows, int64_t *affected, char *err, size_t errlen)
 {
     sq_conn *c = (sq_conn *)conn;
     bh_rows *r = NULL;
@@ -533,7 +523,7 @@ static void sq_rollback(bh_dbconn *conn)
     /* Autocommit means no transaction is open (never begun, or SQLite
      * already rolled it back after an I/O or full-disk error). */
     if (!sqlite3_get_autocommit(c->db))
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);  /* nothing to do if it fails */
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL); /* nothing to do if it fails */
 }
 
 /* The migration lock is an flock(2) on "<path>.migrate.lock", not a SQLite
@@ -576,7 +566,7 @@ static void sq_unlock(bh_dbconn *conn, int64_t key)
     (void)key;
     if (c->lock_fd < 0)
         return;
-    close(c->lock_fd);  /* the last descriptor of the open file: drops the flock */
+    close(c->lock_fd); /* the last descriptor of the open file: drops the flock */
     c->lock_fd = -1;
 }
 

@@ -40,10 +40,9 @@ int bh_event_publish(bh_unit *unit, const char *type, const char *subject, json_
     bh_rfc3339_now(now);
     snprintf(source, sizeof source, "bilhetagem/%s",
              unit->publisher ? unit->publisher->name : "core");
-    json_t *env = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "specversion", "1.0",
-                            "id", id, "source", source, "type", type, "time", now,
-                            "datacontenttype", "application/json", "data",
-                            data ? data : json_object());
+    json_t *env = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "specversion", "1.0", "id", id,
+                            "source", source, "type", type, "time", now, "datacontenttype",
+                            "application/json", "data", data ? data : json_object());
     if (!env)
         return -1; /* type not valid UTF-8; data was stolen by json_pack */
     if (subject)
@@ -67,15 +66,42 @@ static const char *env_str(const bh_event *ev, const char *key)
     return json_string_value(json_object_get(ev->envelope, key));
 }
 
-const char *bh_event_id(const bh_event *ev) { return env_str(ev, "id"); }
-const char *bh_event_type(const bh_event *ev) { return env_str(ev, "type"); }
-const char *bh_event_source(const bh_event *ev) { return env_str(ev, "source"); }
-const char *bh_event_subject(const bh_event *ev) { return env_str(ev, "subject"); }
-const char *bh_event_time(const bh_event *ev) { return env_str(ev, "time"); }
-const json_t *bh_event_data(const bh_event *ev) { return json_object_get(ev->envelope, "data"); }
-const json_t *bh_event_envelope(const bh_event *ev) { return ev->envelope; }
-const char *bh_unit_id(const bh_unit *unit) { return unit->id; }
-const char *bh_event_trace_header(const bh_event *ev) { return env_str(ev, "awstraceheader"); }
+const char *bh_event_id(const bh_event *ev)
+{
+    return env_str(ev, "id");
+}
+const char *bh_event_type(const bh_event *ev)
+{
+    return env_str(ev, "type");
+}
+const char *bh_event_source(const bh_event *ev)
+{
+    return env_str(ev, "source");
+}
+const char *bh_event_subject(const bh_event *ev)
+{
+    return env_str(ev, "subject");
+}
+const char *bh_event_time(const bh_event *ev)
+{
+    return env_str(ev, "time");
+}
+const json_t *bh_event_data(const bh_event *ev)
+{
+    return json_object_get(ev->envelope, "data");
+}
+const json_t *bh_event_envelope(const bh_event *ev)
+{
+    return ev->envelope;
+}
+const char *bh_unit_id(const bh_unit *unit)
+{
+    return unit->id;
+}
+const char *bh_event_trace_header(const bh_event *ev)
+{
+    return env_str(ev, "awstraceheader");
+}
 
 void bh_unit_set_trace_header(bh_unit *unit, const char *header)
 {
@@ -98,8 +124,7 @@ void bh_events_discard(bh_pending_event *list)
 }
 
 /* Run one subscriber; its published events are appended to the queue. */
-static void deliver_one(const bh_subscription *s, const bh_event *ev,
-                        bh_pending_event ***tail)
+static void deliver_one(const bh_subscription *s, const bh_event *ev, bh_pending_event ***tail)
 {
     bh_unit unit;
     bh_unit_init(&unit, bh_event_id(ev), s->plugin, NULL, NULL, 0);
@@ -140,6 +165,6 @@ void bh_events_deliver(bh_app *app, bh_pending_event *list, const char *cause_id
         free(pe);
     }
     if (done >= BH_MAX_DELIVERIES)
-        bh_log_core(BH_LOG_ERROR, "event delivery for %s stopped after %d deliveries",
-                    cause_id, BH_MAX_DELIVERIES);
+        bh_log_core(BH_LOG_ERROR, "event delivery for %s stopped after %d deliveries", cause_id,
+                    BH_MAX_DELIVERIES);
 }

@@ -31,15 +31,15 @@ static void request_hash(const bh_request *req, char out[65])
     unsigned int n = 0;
     const char *q = req->query_string;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-             EVP_DigestUpdate(ctx, req->method, strlen(req->method)) == 1 &&
-             EVP_DigestUpdate(ctx, "\n", 1) == 1 &&
-             EVP_DigestUpdate(ctx, req->raw_path, req->raw_path_len) == 1 &&
-             (!q || (EVP_DigestUpdate(ctx, "?", 1) == 1 &&
-                     EVP_DigestUpdate(ctx, q, strlen(q)) == 1)) &&
-             EVP_DigestUpdate(ctx, "\n", 1) == 1 &&
-             (req->body_len == 0 || EVP_DigestUpdate(ctx, req->body, req->body_len) == 1) &&
-             EVP_DigestFinal_ex(ctx, md, &n) == 1;
+    int ok =
+        ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+        EVP_DigestUpdate(ctx, req->method, strlen(req->method)) == 1 &&
+        EVP_DigestUpdate(ctx, "\n", 1) == 1 &&
+        EVP_DigestUpdate(ctx, req->raw_path, req->raw_path_len) == 1 &&
+        (!q || (EVP_DigestUpdate(ctx, "?", 1) == 1 && EVP_DigestUpdate(ctx, q, strlen(q)) == 1)) &&
+        EVP_DigestUpdate(ctx, "\n", 1) == 1 &&
+        (req->body_len == 0 || EVP_DigestUpdate(ctx, req->body, req->body_len) == 1) &&
+        EVP_DigestFinal_ex(ctx, md, &n) == 1;
     EVP_MD_CTX_free(ctx);
     for (unsigned int i = 0; ok && i < n && i < 32; i++) {
         out[2 * i] = hex[md[i] >> 4];
@@ -81,9 +81,12 @@ static int existing(bh_request *req, bh_unit *u, const idem_key *k, int64_t now)
 {
     bh_db_value p[] = {BH_DB_S(k->scope), BH_DB_S(k->route), BH_DB_S(k->key)};
     bh_rows *r = NULL;
-    if (bh_unit_run(u, "SELECT request_hash, state, status, content_type, body, created_at,"
-                       " expires_at FROM bh_idempotency WHERE scope = $1 AND route = $2"
-                       " AND idem_key = $3", p, 3, &r, NULL) != BH_DB_OK || bh_rows_count(r) == 0)
+    if (bh_unit_run(u,
+                    "SELECT request_hash, state, status, content_type, body, created_at,"
+                    " expires_at FROM bh_idempotency WHERE scope = $1 AND route = $2"
+                    " AND idem_key = $3",
+                    p, 3, &r, NULL) != BH_DB_OK ||
+        bh_rows_count(r) == 0)
         return -1; /* vanished between INSERT and SELECT: let the client retry */
     const char *hash = bh_rows_text(r, 0, 0), *state = bh_rows_text(r, 0, 1);
     int64_t created = 0, expires = 0;
@@ -94,15 +97,22 @@ static int existing(bh_request *req, bh_unit *u, const idem_key *k, int64_t now)
         /* Only the row as it was read: the state too, since the request
          * that holds a stale claim may commit its response meanwhile (on
          * PostgreSQL this UPDATE waits for it and then re-checks). */
-        bh_db_value q[] = {BH_DB_S(k->hash), BH_DB_I(now),
-                           BH_DB_I(now + (int64_t)req->app->cfg->storage.idempotency_retention_s * 1000),
-                           BH_DB_S(k->scope), BH_DB_S(k->route), BH_DB_S(k->key), BH_DB_I(created),
-                           BH_DB_S(done ? "done" : "processing")};
+        bh_db_value q[] = {
+            BH_DB_S(k->hash),
+            BH_DB_I(now),
+            BH_DB_I(now + (int64_t)req->app->cfg->storage.idempotency_retention_s * 1000),
+            BH_DB_S(k->scope),
+            BH_DB_S(k->route),
+            BH_DB_S(k->key),
+            BH_DB_I(created),
+            BH_DB_S(done ? "done" : "processing")};
         int64_t n = 0;
-        bh_unit_run(u, "UPDATE bh_idempotency SET request_hash = $1, state = 'processing',"
-                       " status = NULL, content_type = NULL, body = NULL, created_at = $2,"
-                       " expires_at = $3 WHERE scope = $4 AND route = $5 AND idem_key = $6"
-                       " AND created_at = $7 AND state = $8", q, 8, NULL, &n);
+        bh_unit_run(u,
+                    "UPDATE bh_idempotency SET request_hash = $1, state = 'processing',"
+                    " status = NULL, content_type = NULL, body = NULL, created_at = $2,"
+                    " expires_at = $3 WHERE scope = $4 AND route = $5 AND idem_key = $6"
+                    " AND created_at = $7 AND state = $8",
+                    q, 8, NULL, &n);
         return n == 1 ? 0 : -1;
     }
     if (!hash || strcmp(hash, k->hash) != 0) {
@@ -130,15 +140,23 @@ int bh_idem_claim(bh_request *req, bh_worker *w)
     int64_t now = bh_epoch_ms();
     bh_unit u;
     side_unit(req, w, &u);
-    bh_db_value p[] = {BH_DB_S(k.scope), BH_DB_S(k.route), BH_DB_S(k.key), BH_DB_S(k.hash),
-                       BH_DB_I(now),
-                       BH_DB_I(now + (int64_t)req->app->cfg->storage.idempotency_retention_s * 1000)};
+    bh_db_value p[] = {
+        BH_DB_S(k.scope),
+        BH_DB_S(k.route),
+        BH_DB_S(k.key),
+        BH_DB_S(k.hash),
+        BH_DB_I(now),
+        BH_DB_I(now + (int64_t)req->app->cfg->storage.idempotency_retention_s * 1000)};
     int64_t inserted = 0;
-    bh_db_status s = bh_unit_run(&u, "INSERT INTO bh_idempotency (scope, route, idem_key,"
-                                     " request_hash, state, created_at, expires_at)"
-                                     " VALUES ($1, $2, $3, $4, 'processing', $5, $6)"
-                                     " ON CONFLICT DO NOTHING", p, 6, NULL, &inserted);
-    int outcome = s == BH_DB_OK && inserted == 1 ? 0 : s == BH_DB_OK ? existing(req, &u, &k, now) : -1;
+    bh_db_status s = bh_unit_run(&u,
+                                 "INSERT INTO bh_idempotency (scope, route, idem_key,"
+                                 " request_hash, state, created_at, expires_at)"
+                                 " VALUES ($1, $2, $3, $4, 'processing', $5, $6)"
+                                 " ON CONFLICT DO NOTHING",
+                                 p, 6, NULL, &inserted);
+    int outcome = s == BH_DB_OK && inserted == 1 ? 0
+                  : s == BH_DB_OK                ? existing(req, &u, &k, now)
+                                                 : -1;
     s = bh_unit_end(&u, outcome >= 0);
     if (outcome == 0 && s == BH_DB_OK)
         return BH_NEXT;
@@ -164,7 +182,7 @@ static bh_db_status record(bh_request *req, bh_unit *u)
     if (len)
         evbuffer_copyout(req->resp_body, body, len);
     bh_db_value p[] = {BH_DB_I(req->status), BH_DB_S(req->content_type), BH_DB_S(body),
-                       BH_DB_S(k.scope), BH_DB_S(k.route), BH_DB_S(k.key)};
+                       BH_DB_S(k.scope),     BH_DB_S(k.route),           BH_DB_S(k.key)};
     return bh_unit_run(u, record_sql, p, 6, NULL, NULL);
 }
 
@@ -183,8 +201,10 @@ void bh_idem_settle(bh_request *req, bh_worker *w)
         idem_key k;
         key_of(req, &k);
         bh_db_value p[] = {BH_DB_S(k.scope), BH_DB_S(k.route), BH_DB_S(k.key)};
-        bh_unit_run(&u, "DELETE FROM bh_idempotency WHERE scope = $1 AND route = $2"
-                        " AND idem_key = $3 AND state = 'processing'", p, 3, NULL, NULL);
+        bh_unit_run(&u,
+                    "DELETE FROM bh_idempotency WHERE scope = $1 AND route = $2"
+                    " AND idem_key = $3 AND state = 'processing'",
+                    p, 3, NULL, NULL);
     }
     if (bh_unit_end(&u, 1) != BH_DB_OK)
         bh_req_log(req, BH_LOG_WARN, "could not settle the Idempotency-Key: %s", u.error);

@@ -182,8 +182,7 @@ static size_t decode_unicode(const char **pp, char out[4])
         return 0;
     p += 6;
     if (cp >= 0xD800 && cp <= 0xDBFF) {
-        if (p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) < 0 ||
-            lo < 0xDC00 || lo > 0xDFFF)
+        if (p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) < 0 || lo < 0xDC00 || lo > 0xDFFF)
             return 0;
         cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
         p += 6;
@@ -201,7 +200,9 @@ static size_t decode_escape(const char **pp, char out[4])
     const char *p = *pp;
 
     switch (p[1]) {
-    case '"': case '\\': case '/': out[0] = p[1]; break;
+    case '"':
+    case '\\':
+    case '/': out[0] = p[1]; break;
     case 'b': out[0] = '\b'; break;
     case 'f': out[0] = '\f'; break;
     case 'n': out[0] = '\n'; break;

@@ -45,8 +45,8 @@ static int check_descriptor(const bh_plugin_ctx *p, char *err, size_t errlen)
     return 0;
 }
 
-static int load_one(bh_app *app, const bh_plugin_conf *pc, const char *dir,
-                    char *err, size_t errlen)
+static int load_one(bh_app *app, const bh_plugin_conf *pc, const char *dir, char *err,
+                    size_t errlen)
 {
     bh_plugin_ctx *p = bh_xcalloc(1, sizeof *p);
     app->plugins[app->n_plugins++] = p;
@@ -56,15 +56,15 @@ static int load_one(bh_app *app, const bh_plugin_conf *pc, const char *dir,
     p->config = pc->config;
     p->dl = dlopen(p->path, RTLD_NOW | RTLD_LOCAL);
     if (!p->dl) {
-        snprintf(err, errlen, "%s:%d: plugin %s: cannot load: %s", app->cfg->file,
-                 pc->line, p->name, dlerror());
+        snprintf(err, errlen, "%s:%d: plugin %s: cannot load: %s", app->cfg->file, pc->line,
+                 p->name, dlerror());
         return -1;
     }
     dlerror();
     p->desc = dlsym(p->dl, BH_PLUGIN_SYMBOL);
     if (!p->desc) {
-        snprintf(err, errlen, "%s:%d: plugin %s: %s exports no \"%s\" descriptor",
-                 app->cfg->file, pc->line, p->name, p->path, BH_PLUGIN_SYMBOL);
+        snprintf(err, errlen, "%s:%d: plugin %s: %s exports no \"%s\" descriptor", app->cfg->file,
+                 pc->line, p->name, p->path, BH_PLUGIN_SYMBOL);
         return -1;
     }
     return check_descriptor(p, err, errlen);
@@ -90,7 +90,7 @@ typedef struct order_state {
     int *mark;
     bh_plugin_ctx **out;
     size_t n_out;
-    size_t *stack;   /* indices on the current DFS path, for cycle messages */
+    size_t *stack; /* indices on the current DFS path, for cycle messages */
     size_t depth;
     char *err;
     size_t errlen;
@@ -132,8 +132,8 @@ static int visit(order_state *s, size_t i)
         long j = find_plugin(s->app, *d);
         if (j < 0) {
             snprintf(s->err, s->errlen,
-                     "plugin %s depends on plugin %s, which is not in the configuration",
-                     p->name, *d);
+                     "plugin %s depends on plugin %s, which is not in the configuration", p->name,
+                     *d);
             return -1;
         }
         if (visit(s, (size_t)j) != 0)
@@ -148,8 +148,14 @@ static int visit(order_state *s, size_t i)
 int bh_plugins_order(bh_app *app, char *err, size_t errlen)
 {
     size_t n = app->n_plugins;
-    order_state s = {app, bh_xcalloc(n, sizeof(int)), bh_xcalloc(n, sizeof(bh_plugin_ctx *)),
-                     0, bh_xcalloc(n, sizeof(size_t)), 0, err, errlen};
+    order_state s = {app,
+                     bh_xcalloc(n, sizeof(int)),
+                     bh_xcalloc(n, sizeof(bh_plugin_ctx *)),
+                     0,
+                     bh_xcalloc(n, sizeof(size_t)),
+                     0,
+                     err,
+                     errlen};
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = visit(&s, i);
@@ -165,8 +171,7 @@ int bh_plugins_order(bh_app *app, char *err, size_t errlen)
 
 static void lifecycle_error(const bh_plugin_ctx *p, const char *what, char *err, size_t errlen)
 {
-    snprintf(err, errlen, "plugin %s: %s", p->name,
-             p->error[0] ? p->error : what);
+    snprintf(err, errlen, "plugin %s: %s", p->name, p->error[0] ? p->error : what);
 }
 
 int bh_plugins_init(bh_app *app, char *err, size_t errlen)
@@ -214,7 +219,7 @@ void bh_plugins_unload(bh_app *app)
         bh_plugin_ctx *p = app->plugins[i];
         if (!p)
             continue;
-        /* Sanitizer builds keep the code mapped so leak reports can still
+            /* Sanitizer builds keep the code mapped so leak reports can still
          * symbolize plugin frames. */
 #if !defined(__SANITIZE_ADDRESS__)
         if (p->dl)

@@ -22,7 +22,7 @@
 #include "request.h"
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static FILE *log_out;          /* NULL = stdout (stderr after bh_log_use_stderr) */
+static FILE *log_out; /* NULL = stdout (stderr after bh_log_use_stderr) */
 static int log_stderr;
 static char *log_path;
 static bh_log_level log_min = BH_LOG_INFO;
@@ -39,17 +39,21 @@ static const char *level_name(bh_log_level l)
 
 static bh_log_level parse_level(const char *s)
 {
-    if (!s || !strcmp(s, "info")) return BH_LOG_INFO;
-    if (!strcmp(s, "debug")) return BH_LOG_DEBUG;
-    if (!strcmp(s, "warn")) return BH_LOG_WARN;
+    if (!s || !strcmp(s, "info"))
+        return BH_LOG_INFO;
+    if (!strcmp(s, "debug"))
+        return BH_LOG_DEBUG;
+    if (!strcmp(s, "warn"))
+        return BH_LOG_WARN;
     return BH_LOG_ERROR;
 }
 
 /* libevent's own warnings ("Error from accept() call") become JSON lines. */
 static void libevent_log(int severity, const char *msg)
 {
-    bh_log_level l = severity >= EVENT_LOG_ERR ? BH_LOG_ERROR
-                     : severity == EVENT_LOG_WARN ? BH_LOG_WARN : BH_LOG_DEBUG;
+    bh_log_level l = severity >= EVENT_LOG_ERR    ? BH_LOG_ERROR
+                     : severity == EVENT_LOG_WARN ? BH_LOG_WARN
+                                                  : BH_LOG_DEBUG;
     bh_log_core(l, "libevent: %s", msg);
 }
 
@@ -61,8 +65,8 @@ int bh_log_open(const bh_config *cfg, char *err, size_t errlen)
         return 0;
     FILE *f = fopen(cfg->log_file, "a");
     if (!f) {
-        snprintf(err, errlen, "%s: log.file: cannot open %s: %s", cfg->file,
-                 cfg->log_file, strerror(errno));
+        snprintf(err, errlen, "%s: log.file: cannot open %s: %s", cfg->file, cfg->log_file,
+                 strerror(errno));
         return -1;
     }
     setvbuf(f, NULL, _IOLBF, 0);
@@ -153,8 +157,8 @@ void bh_log_json(json_t *obj)
 }
 
 BH_PRINTF(4, 0) /* clang's -Wformat-nonliteral: fmt is checked at the callers */
-static void log_va(const char *plugin, const char *request_id,
-                   bh_log_level level, const char *fmt, va_list ap)
+static void log_va(const char *plugin, const char *request_id, bh_log_level level, const char *fmt,
+                   va_list ap)
 {
     if (level < log_min)
         return;

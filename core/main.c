@@ -49,11 +49,13 @@ static void usage(FILE *out)
 
 static int parse_options(int argc, char **argv, options *o)
 {
-    static const struct option longs[] = {
-        {"config", required_argument, NULL, 'c'}, {"test", no_argument, NULL, 't'},
-        {"listen", required_argument, NULL, 'l'}, {"plugin-dir", required_argument, NULL, 'p'},
-        {"version", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {{"config", required_argument, NULL, 'c'},
+                                          {"test", no_argument, NULL, 't'},
+                                          {"listen", required_argument, NULL, 'l'},
+                                          {"plugin-dir", required_argument, NULL, 'p'},
+                                          {"version", no_argument, NULL, 'v'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "c:tl:p:vh", longs, NULL)) != -1) {
         switch (c) {
@@ -67,7 +69,8 @@ static int parse_options(int argc, char **argv, options *o)
         }
     }
     if (optind < argc || !o->config) {
-        fprintf(stderr, "bilhetagemd: %s\n", o->config ? "unexpected argument" : "-c FILE is required");
+        fprintf(stderr, "bilhetagemd: %s\n",
+                o->config ? "unexpected argument" : "-c FILE is required");
         usage(stderr);
         return -1;
     }
@@ -100,7 +103,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     if (!rt->app.cfg->log_file)
         bh_log_core(BH_LOG_INFO, "SIGHUP: logging to stdout, nothing to reopen");
     else if (bh_log_reopen() != 0)
-        bh_log_core(BH_LOG_ERROR, "SIGHUP: cannot reopen the log file; still writing to the old one");
+        bh_log_core(BH_LOG_ERROR,
+                    "SIGHUP: cannot reopen the log file; still writing to the old one");
     else
         bh_log_core(BH_LOG_INFO, "SIGHUP: log file reopened");
 }
@@ -154,8 +158,8 @@ static int start_up(runtime *rt, const options *o, char *err, size_t errlen)
         return -1;
     if (o->test_only)
         return 0;
-    const char *listen = bh_app_setting(o->listen, "BILHETAGEM_LISTEN", app->cfg->listen,
-                                        "127.0.0.1:8080");
+    const char *listen =
+        bh_app_setting(o->listen, "BILHETAGEM_LISTEN", app->cfg->listen, "127.0.0.1:8080");
     if (bh_app_make_data_dir(app, err, errlen) != 0 ||
         bh_server_bind(&rt->srv, listen, err, errlen) != 0 || build_limits(rt, err, errlen) != 0)
         return -1;
@@ -198,9 +202,10 @@ static int serve(runtime *rt)
             return -1;
     char now[32];
     bh_rfc3339_now(now);
-    json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s}", "time", now, "level", "info", "plugin",
-                             "core", "msg", "listening", "listen", rt->srv.listen_desc, "url",
-                             "", "workers", rt->srv.n_workers, "version", PACKAGE_VERSION);
+    json_t *line =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s}", "time", now, "level", "info",
+                  "plugin", "core", "msg", "listening", "listen", rt->srv.listen_desc, "url", "",
+                  "workers", rt->srv.n_workers, "version", PACKAGE_VERSION);
     char url[320];
     snprintf(url, sizeof url, "http://%s/", rt->srv.listen_desc);
     json_object_set_new(line, "url", json_string(url));
@@ -228,8 +233,9 @@ int main(int argc, char **argv)
     char err[BH_ERR_MAX * 2] = "";
     int rc = start_up(&rt, &o, err, sizeof err);
     if (rc == 0 && o.test_only)
-        fprintf(stderr, "bilhetagemd: the configuration file %s syntax is ok\n"
-                        "bilhetagemd: configuration file %s test is successful\n",
+        fprintf(stderr,
+                "bilhetagemd: the configuration file %s syntax is ok\n"
+                "bilhetagemd: configuration file %s test is successful\n",
                 o.config, o.config);
     else if (rc == 0)
         rc = serve(&rt);

@@ -37,24 +37,21 @@
 /* ---- fixed dimensions ---------------------------------------------------- */
 
 /* Indexed by the bit position of BH_M_*; the last slot catches the rest. */
-static const char *const method_names[] = {
-    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"
-};
+static const char *const method_names[] = {"GET",   "HEAD",   "POST",    "PUT",
+                                           "PATCH", "DELETE", "OPTIONS", "OTHER"};
 #define N_METHODS (sizeof method_names / sizeof method_names[0])
 #define METHOD_OTHER (N_METHODS - 1)
 
-_Static_assert(BH_M_GET == 1u << 0 && BH_M_HEAD == 1u << 1 &&
-               BH_M_POST == 1u << 2 && BH_M_PUT == 1u << 3 &&
-               BH_M_PATCH == 1u << 4 && BH_M_DELETE == 1u << 5 &&
-               BH_M_OPTIONS == 1u << 6,
+_Static_assert(BH_M_GET == 1u << 0 && BH_M_HEAD == 1u << 1 && BH_M_POST == 1u << 2 &&
+                   BH_M_PUT == 1u << 3 && BH_M_PATCH == 1u << 4 && BH_M_DELETE == 1u << 5 &&
+                   BH_M_OPTIONS == 1u << 6,
                "method_names[] follows the BH_M_* bit order");
 
-static const int common_statuses[] = {
-    200, 201, 202, 204, 301, 302, 304, 400, 401, 403, 404, 405, 409,
-    410, 412, 413, 415, 422, 429, 431, 500, 501, 502, 503, 504
-};
+static const int common_statuses[] = {200, 201, 202, 204, 301, 302, 304, 400, 401,
+                                      403, 404, 405, 409, 410, 412, 413, 415, 422,
+                                      429, 431, 500, 501, 502, 503, 504};
 #define N_COMMON (sizeof common_statuses / sizeof common_statuses[0])
-#define N_CLASSES 5                        /* 1xx .. 5xx */
+#define N_CLASSES 5 /* 1xx .. 5xx */
 #define SLOT_OTHER (N_COMMON + N_CLASSES)
 #define N_STATUS_SLOTS (SLOT_OTHER + 1)
 #define STATUS_MIN 100
@@ -65,11 +62,9 @@ static const struct {
     int64_t le_us;
     const char *label;
 } buckets[] = {
-    {500, "0.0005"},     {1000, "0.001"},     {2500, "0.0025"},
-    {5000, "0.005"},     {10000, "0.01"},     {25000, "0.025"},
-    {50000, "0.05"},     {100000, "0.1"},     {250000, "0.25"},
-    {500000, "0.5"},     {1000000, "1"},      {2500000, "2.5"},
-    {5000000, "5"},      {10000000, "10"},    {INT64_MAX, "+Inf"},
+    {500, "0.0005"},  {1000, "0.001"},  {2500, "0.0025"}, {5000, "0.005"},  {10000, "0.01"},
+    {25000, "0.025"}, {50000, "0.05"},  {100000, "0.1"},  {250000, "0.25"}, {500000, "0.5"},
+    {1000000, "1"},   {2500000, "2.5"}, {5000000, "5"},   {10000000, "10"}, {INT64_MAX, "+Inf"},
 };
 #define N_BUCKETS (sizeof buckets / sizeof buckets[0])
 
@@ -77,14 +72,14 @@ static const struct {
 
 typedef struct series {
     _Atomic uint64_t status[N_STATUS_SLOTS];
-    _Atomic uint64_t bucket[N_BUCKETS];   /* per bucket, not cumulative */
+    _Atomic uint64_t bucket[N_BUCKETS]; /* per bucket, not cumulative */
     _Atomic uint64_t sum_us;
 } series;
 
 struct bh_metrics {
     size_t n_routes;
-    char **route_labels;                  /* already escaped for a label */
-    series *cells;                        /* [n_routes][N_METHODS] */
+    char **route_labels; /* already escaped for a label */
+    series *cells;       /* [n_routes][N_METHODS] */
     unsigned char slot_of_status[STATUS_MAX + 1];
     atomic_long inflight;
 };
@@ -124,8 +119,7 @@ static void build_status_slots(bh_metrics *m)
 
 bh_metrics *bh_metrics_new(const char *const *route_templates, size_t n_routes)
 {
-    if (!route_templates || n_routes == 0 ||
-        n_routes > SIZE_MAX / (N_METHODS * sizeof(series)))
+    if (!route_templates || n_routes == 0 || n_routes > SIZE_MAX / (N_METHODS * sizeof(series)))
         return NULL;
     bh_metrics *m = calloc(1, sizeof *m);
     if (!m)
@@ -182,7 +176,7 @@ static size_t status_slot(const bh_metrics *m, int status)
 static size_t bucket_of(int64_t duration_us)
 {
     size_t i = 0;
-    while (duration_us > buckets[i].le_us)   /* the +Inf bound stops it */
+    while (duration_us > buckets[i].le_us) /* the +Inf bound stops it */
         i++;
     return i;
 }
@@ -192,22 +186,19 @@ static series *cell_at(const bh_metrics *m, size_t route, size_t method)
     return &m->cells[route * N_METHODS + method];
 }
 
-void bh_metrics_observe(bh_metrics *m, size_t route_index, unsigned method_bit,
-                        int status, int64_t duration_us)
+void bh_metrics_observe(bh_metrics *m, size_t route_index, unsigned method_bit, int status,
+                        int64_t duration_us)
 {
     if (!m)
         return;
     if (route_index >= m->n_routes)
-        route_index = 0;                  /* counted as "unmatched" */
+        route_index = 0; /* counted as "unmatched" */
     if (duration_us < 0)
         duration_us = 0;
     series *c = cell_at(m, route_index, method_slot(method_bit));
-    atomic_fetch_add_explicit(&c->status[status_slot(m, status)], 1,
-                              memory_order_relaxed);
-    atomic_fetch_add_explicit(&c->bucket[bucket_of(duration_us)], 1,
-                              memory_order_relaxed);
-    atomic_fetch_add_explicit(&c->sum_us, (uint64_t)duration_us,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->status[status_slot(m, status)], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->bucket[bucket_of(duration_us)], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->sum_us, (uint64_t)duration_us, memory_order_relaxed);
 }
 
 void bh_metrics_inflight_add(bh_metrics *m, int delta)
@@ -290,21 +281,20 @@ static void status_label(size_t slot, char out[8])
 
 static void render_counters(const bh_metrics *m, textbuf *b)
 {
-    textbuf_printf(b,
-        "# HELP bilhetagem_http_requests_total HTTP requests by route "
-        "template, method and status.\n"
-        "# TYPE bilhetagem_http_requests_total counter\n");
+    textbuf_printf(b, "# HELP bilhetagem_http_requests_total HTTP requests by route "
+                      "template, method and status.\n"
+                      "# TYPE bilhetagem_http_requests_total counter\n");
     for (size_t r = 0; r < m->n_routes; r++)
         for (size_t meth = 0; meth < N_METHODS; meth++) {
             series *c = cell_at(m, r, meth);
             for (size_t s = 0; s < N_STATUS_SLOTS; s++) {
-                uint64_t n = atomic_load_explicit(&c->status[s],
-                                                  memory_order_relaxed);
+                uint64_t n = atomic_load_explicit(&c->status[s], memory_order_relaxed);
                 if (n == 0)
                     continue;
                 char status[8];
                 status_label(s, status);
-                textbuf_printf(b, "bilhetagem_http_requests_total{route=\"%s\","
+                textbuf_printf(b,
+                               "bilhetagem_http_requests_total{route=\"%s\","
                                "method=\"%s\",status=\"%s\"} %llu\n",
                                m->route_labels[r], method_names[meth], status,
                                (unsigned long long)n);
@@ -314,14 +304,12 @@ static void render_counters(const bh_metrics *m, textbuf *b)
 
 /* One histogram series.  The buckets are read once and accumulated here, so
  * le="+Inf" and _count always agree even while workers keep adding. */
-static void render_histogram_series(const bh_metrics *m, textbuf *b,
-                                    size_t r, size_t meth)
+static void render_histogram_series(const bh_metrics *m, textbuf *b, size_t r, size_t meth)
 {
     series *c = cell_at(m, r, meth);
     uint64_t per_bucket[N_BUCKETS], total = 0;
     for (size_t i = 0; i < N_BUCKETS; i++) {
-        per_bucket[i] = atomic_load_explicit(&c->bucket[i],
-                                             memory_order_relaxed);
+        per_bucket[i] = atomic_load_explicit(&c->bucket[i], memory_order_relaxed);
         total += per_bucket[i];
     }
     if (total == 0)
@@ -330,28 +318,29 @@ static void render_histogram_series(const bh_metrics *m, textbuf *b,
     uint64_t cumulative = 0;
     for (size_t i = 0; i < N_BUCKETS; i++) {
         cumulative += per_bucket[i];
-        textbuf_printf(b, "bilhetagem_http_request_duration_seconds_bucket"
+        textbuf_printf(b,
+                       "bilhetagem_http_request_duration_seconds_bucket"
                        "{route=\"%s\",method=\"%s\",le=\"%s\"} %llu\n",
-                       route, method, buckets[i].label,
-                       (unsigned long long)cumulative);
+                       route, method, buckets[i].label, (unsigned long long)cumulative);
     }
     /* Microseconds printed as exact decimal seconds, no float rounding. */
     uint64_t sum = atomic_load_explicit(&c->sum_us, memory_order_relaxed);
-    textbuf_printf(b, "bilhetagem_http_request_duration_seconds_sum"
+    textbuf_printf(b,
+                   "bilhetagem_http_request_duration_seconds_sum"
                    "{route=\"%s\",method=\"%s\"} %llu.%06llu\n",
                    route, method, (unsigned long long)(sum / 1000000),
                    (unsigned long long)(sum % 1000000));
-    textbuf_printf(b, "bilhetagem_http_request_duration_seconds_count"
+    textbuf_printf(b,
+                   "bilhetagem_http_request_duration_seconds_count"
                    "{route=\"%s\",method=\"%s\"} %llu\n",
                    route, method, (unsigned long long)total);
 }
 
 static void render_histograms(const bh_metrics *m, textbuf *b)
 {
-    textbuf_printf(b,
-        "# HELP bilhetagem_http_request_duration_seconds HTTP request "
-        "duration in seconds by route template and method.\n"
-        "# TYPE bilhetagem_http_request_duration_seconds histogram\n");
+    textbuf_printf(b, "# HELP bilhetagem_http_request_duration_seconds HTTP request "
+                      "duration in seconds by route template and method.\n"
+                      "# TYPE bilhetagem_http_request_duration_seconds histogram\n");
     for (size_t r = 0; r < m->n_routes; r++)
         for (size_t meth = 0; meth < N_METHODS; meth++)
             render_histogram_series(m, b, r, meth);
@@ -360,10 +349,11 @@ static void render_histograms(const bh_metrics *m, textbuf *b)
 static void render_inflight(const bh_metrics *m, textbuf *b)
 {
     textbuf_printf(b,
-        "# HELP bilhetagem_http_requests_in_flight HTTP requests currently "
-        "being handled.\n"
-        "# TYPE bilhetagem_http_requests_in_flight gauge\n"
-        "bilhetagem_http_requests_in_flight %ld\n", bh_metrics_inflight(m));
+                   "# HELP bilhetagem_http_requests_in_flight HTTP requests currently "
+                   "being handled.\n"
+                   "# TYPE bilhetagem_http_requests_in_flight gauge\n"
+                   "bilhetagem_http_requests_in_flight %ld\n",
+                   bh_metrics_inflight(m));
 }
 
 char *bh_metrics_render(const bh_metrics *m, size_t *len)

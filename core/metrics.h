@@ -22,8 +22,8 @@ void bh_metrics_free(bh_metrics *m);
 
 /* Record one finished request.  `method_bit` is a BH_M_* bit (router.h);
  * `status` any HTTP status; `duration_us` >= 0.  Any thread. */
-void bh_metrics_observe(bh_metrics *m, size_t route_index, unsigned method_bit,
-                        int status, int64_t duration_us);
+void bh_metrics_observe(bh_metrics *m, size_t route_index, unsigned method_bit, int status,
+                        int64_t duration_us);
 
 /* In-flight gauge.  Any thread. */
 void bh_metrics_inflight_add(bh_metrics *m, int delta);

@@ -42,10 +42,9 @@ static json_t *path_parameters(const char *tmpl, const json_t *declared)
             break;
         if (has_path_param(declared, p + 1, (size_t)(end - p - 1)))
             continue;
-        json_array_append_new(params,
-                              json_pack("{s:s%, s:s, s:b, s:{s:s}}", "name", p + 1,
-                                        (size_t)(end - p - 1), "in", "path", "required", 1,
-                                        "schema", "type", "string"));
+        json_array_append_new(params, json_pack("{s:s%, s:s, s:b, s:{s:s}}", "name", p + 1,
+                                                (size_t)(end - p - 1), "in", "path", "required", 1,
+                                                "schema", "type", "string"));
     }
     return params;
 }
@@ -79,8 +78,8 @@ static json_t *default_operation_id(const bh_route_entry *e)
         char c = *p;
         if (c == '{' || c == '}')
             continue;
-        id[n++] = ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-                      ? c : '_';
+        id[n++] =
+            ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) ? c : '_';
     }
     id[n > 0 ? n : 0] = '\0';
     for (char *p = id; *p; p++)
@@ -105,7 +104,9 @@ static void fill_defaults(json_t *op, const bh_route_entry *e)
     }
     const char *code;
     json_t *v;
-    json_object_foreach(responses, code, v) if (code[0] == '2') return;
+    json_object_foreach(responses, code, v)
+        if (code[0] == '2')
+            return;
     json_object_set_new(responses, "200", json_pack("{s:s}", "description", "Success"));
 }
 
@@ -122,10 +123,10 @@ static json_t *operation_for(const bh_route_entry *e)
     json_array_extend(params, from_template);
     json_decref(from_template);
     if (e->flags & BH_ROUTE_IDEMPOTENT)
-        json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:{s:s, s:i, s:i}}", "name",
-                                                "Idempotency-Key", "in", "header", "required", 1,
-                                                "schema", "type", "string", "minLength", 1,
-                                                "maxLength", 255));
+        json_array_append_new(params,
+                              json_pack("{s:s, s:s, s:b, s:{s:s, s:i, s:i}}", "name",
+                                        "Idempotency-Key", "in", "header", "required", 1, "schema",
+                                        "type", "string", "minLength", 1, "maxLength", 255));
     if (json_array_size(params) == 0)
         json_object_del(op, "parameters");
     if (e->auth != BH_AUTH_PUBLIC && !json_object_get(op, "security"))
@@ -138,15 +139,15 @@ static json_t *operation_for(const bh_route_entry *e)
 
 static json_t *components(void)
 {
-    return json_pack(
-        "{s:{s:{s:s, s:s, s:s}}, s:{s:{s:s, s:{s:{s:{s:s}}}}},"
-        " s:{s:{s:s, s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}}}}}",
-        "securitySchemes", "bearerAuth", "type", "http", "scheme", "bearer", "bearerFormat",
-        "JWT", "responses", "Problem", "description", "An RFC 9457 problem", "content",
-        "application/problem+json", "schema", "$ref", "#/components/schemas/Problem",
-        "schemas", "Problem", "type", "object", "description", "RFC 9457 problem details",
-        "properties", "type", "type", "string", "title", "type", "string", "status", "type",
-        "integer", "detail", "type", "string", "instance", "type", "string");
+    return json_pack("{s:{s:{s:s, s:s, s:s}}, s:{s:{s:s, s:{s:{s:{s:s}}}}},"
+                     " s:{s:{s:s, s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}}}}}",
+                     "securitySchemes", "bearerAuth", "type", "http", "scheme", "bearer",
+                     "bearerFormat", "JWT", "responses", "Problem", "description",
+                     "An RFC 9457 problem", "content", "application/problem+json", "schema", "$ref",
+                     "#/components/schemas/Problem", "schemas", "Problem", "type", "object",
+                     "description", "RFC 9457 problem details", "properties", "type", "type",
+                     "string", "title", "type", "string", "status", "type", "integer", "detail",
+                     "type", "string", "instance", "type", "string");
 }
 
 char *bh_openapi_build(const bh_app *app)
@@ -167,12 +168,12 @@ char *bh_openapi_build(const bh_app *app)
         lower_method(e->method, m);
         json_object_set_new(item, m, operation_for(e));
     }
-    json_t *doc = json_pack(
-        "{s:s, s:{s:s, s:s, s:s, s:{s:s, s:s}}, s:[{s:s}], s:o, s:o}", "openapi", "3.1.0",
-        "info", "title", "Bilhetagem API", "version", PACKAGE_VERSION, "description",
-        "Event-ticketing checkout backend. Every error is RFC 9457 problem+json.", "license",
-        "name", "MIT", "identifier", "MIT", "servers", "url", "/", "paths", paths,
-        "components", components());
+    json_t *doc =
+        json_pack("{s:s, s:{s:s, s:s, s:s, s:{s:s, s:s}}, s:[{s:s}], s:o, s:o}", "openapi", "3.1.0",
+                  "info", "title", "Bilhetagem API", "version", PACKAGE_VERSION, "description",
+                  "Event-ticketing checkout backend. Every error is RFC 9457 problem+json.",
+                  "license", "name", "MIT", "identifier", "MIT", "servers", "url", "/", "paths",
+                  paths, "components", components());
     if (!doc)
         return NULL;
     char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);

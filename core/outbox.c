@@ -40,13 +40,15 @@ int bh_outbox_append(bh_unit *u, const json_t *env)
     if (!text)
         return -1;
     int64_t now = bh_epoch_ms();
-    bh_db_value p[] = {
-        BH_DB_S(json_string_value(json_object_get(env, "id"))),
-        BH_DB_S(json_string_value(json_object_get(env, "type"))),
-        BH_DB_S(json_string_value(json_object_get(env, "subject"))),
-        BH_DB_S(text), BH_DB_I(now), BH_DB_I(now)};
-    bh_db_status s = bh_unit_run(u, "INSERT INTO bh_outbox (event_id, type, subject, envelope,"
-                                    " next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    bh_db_value p[] = {BH_DB_S(json_string_value(json_object_get(env, "id"))),
+                       BH_DB_S(json_string_value(json_object_get(env, "type"))),
+                       BH_DB_S(json_string_value(json_object_get(env, "subject"))),
+                       BH_DB_S(text),
+                       BH_DB_I(now),
+                       BH_DB_I(now)};
+    bh_db_status s = bh_unit_run(u,
+                                 "INSERT INTO bh_outbox (event_id, type, subject, envelope,"
+                                 " next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
                                  p, 6, NULL, NULL);
     free(text);
     if (s != BH_DB_OK)
@@ -71,8 +73,10 @@ static bh_db_status deliver_one(bh_app *app, bh_dbconn **conn, const bh_subscrip
         bh_unit_set_trace_header(&u, bh_event_trace_header(ev));
         bh_db_value p[] = {BH_DB_S(id), BH_DB_S(who), BH_DB_I(bh_epoch_ms())};
         int64_t fresh = 0;
-        rc = bh_unit_run(&u, "INSERT INTO bh_inbox (event_id, subscriber, processed_at)"
-                             " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", p, 3, NULL, &fresh);
+        rc = bh_unit_run(&u,
+                         "INSERT INTO bh_inbox (event_id, subscriber, processed_at)"
+                         " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                         p, 3, NULL, &fresh);
         int refused = rc == BH_DB_OK && fresh != 0 && s->fn(&u, ev, s->arg) != 0;
         int ok = rc == BH_DB_OK && !refused;
         int published = u.published;
@@ -149,8 +153,9 @@ static int64_t claim(bh_outbox *ob, int64_t seq, int64_t *lease)
     *lease = now + ob->st->cfg->outbox_lease_ms;
     bh_db_value p[] = {BH_DB_I(*lease), BH_DB_I(seq), BH_DB_I(now)};
     bh_rows *r = NULL;
-    if (run1(ob, "UPDATE bh_outbox SET lease_until = $1, attempts = attempts + 1 WHERE seq = $2"
-                 " AND status = 'pending' AND lease_until < $3 RETURNING attempts",
+    if (run1(ob,
+             "UPDATE bh_outbox SET lease_until = $1, attempts = attempts + 1 WHERE seq = $2"
+             " AND status = 'pending' AND lease_until < $3 RETURNING attempts",
              p, 3, &r, NULL) != BH_DB_OK ||
         bh_rows_count(r) != 1 || bh_rows_int(r, 0, 0, &attempt) != BH_DB_OK)
         attempt = 0;
@@ -177,7 +182,8 @@ static int64_t backoff_ms(bh_outbox *ob, int64_t attempt)
 static void settle_done(bh_outbox *ob, int64_t seq)
 {
     bh_db_value p[] = {BH_DB_I(seq)};
-    run1(ob, "UPDATE bh_outbox SET status = 'done', lease_until = 0 WHERE seq = $1", p, 1, NULL, NULL);
+    run1(ob, "UPDATE bh_outbox SET status = 'done', lease_until = 0 WHERE seq = $1", p, 1, NULL,
+         NULL);
 }
 
 /* Not delivered: due again after a backoff, or dead after the last of
@@ -189,14 +195,23 @@ static void settle_failed(bh_outbox *ob, int64_t seq, int64_t lease, int64_t att
 {
     int dead = attempts >= ob->st->cfg->outbox_max_attempts;
     int64_t next = bh_epoch_ms() + (dead ? 0 : backoff_ms(ob, attempts));
-    bh_db_value p[] = {BH_DB_S(dead ? "dead" : "pending"), BH_DB_I(attempts), BH_DB_I(next),
-                       BH_DB_S(why), BH_DB_I(seq), BH_DB_I(lease)};
+    bh_db_value p[] = {BH_DB_S(dead ? "dead" : "pending"),
+                       BH_DB_I(attempts),
+                       BH_DB_I(next),
+                       BH_DB_S(why),
+                       BH_DB_I(seq),
+                       BH_DB_I(lease)};
     int64_t n = 0;
-    if (run1(ob, "UPDATE bh_outbox SET status = $1, attempts = $2, next_attempt_at = $3,"
-                 " lease_until = 0, last_error = $4 WHERE seq = $5 AND status = 'pending'"
-                 " AND lease_until = $6", p, 6, NULL, &n) == BH_DB_OK && n == 0) {
-        bh_log_core(BH_LOG_WARN, "outbox event %lld: attempt %lld failed (%s) after its lease ran out;"
-                    " another dispatcher has the event", (long long)seq, (long long)attempts, why);
+    if (run1(ob,
+             "UPDATE bh_outbox SET status = $1, attempts = $2, next_attempt_at = $3,"
+             " lease_until = 0, last_error = $4 WHERE seq = $5 AND status = 'pending'"
+             " AND lease_until = $6",
+             p, 6, NULL, &n) == BH_DB_OK &&
+        n == 0) {
+        bh_log_core(BH_LOG_WARN,
+                    "outbox event %lld: attempt %lld failed (%s) after its lease ran out;"
+                    " another dispatcher has the event",
+                    (long long)seq, (long long)attempts, why);
         return;
     }
     bh_log_core(dead ? BH_LOG_ERROR : BH_LOG_WARN, "outbox event %lld: attempt %lld failed (%s)%s",
@@ -226,8 +241,10 @@ static void dispatch_row(bh_outbox *ob, const bh_rows *rows, size_t i)
     if (attempt > ob->st->cfg->outbox_max_attempts) {
         /* Every attempt was started and the last one never ended: the event
          * takes its process down, or outlives every lease.  Stop here. */
-        snprintf(why, sizeof why, "attempt %lld did not finish (the process stopped, or the lease"
-                                  " ran out, during delivery)", (long long)(attempt - 1));
+        snprintf(why, sizeof why,
+                 "attempt %lld did not finish (the process stopped, or the lease"
+                 " ran out, during delivery)",
+                 (long long)(attempt - 1));
         settle_failed(ob, seq, lease, attempt - 1, why);
         return;
     }
@@ -291,8 +308,7 @@ static void *dispatcher_main(void *arg)
     while (!ob->stopping) {
         if (bh_storage_ready(ob->st))
             purge_keys(ob, &last_purge);
-        if (bh_storage_ready(ob->st) &&
-            dispatch_batch(ob) >= (size_t)ob->st->cfg->outbox_batch)
+        if (bh_storage_ready(ob->st) && dispatch_batch(ob) >= (size_t)ob->st->cfg->outbox_batch)
             continue; /* more may be due right now */
         wait_for_work(ob);
     }
@@ -360,8 +376,11 @@ int bh_outbox_stats_read(bh_app *app, bh_dbconn **conn, bh_outbox_stats *out)
     bh_unit_init(&u, "metrics", NULL, app->storage, conn, 0);
     bh_rows *r = NULL;
     bh_db_value p[] = {BH_DB_I(bh_epoch_ms())};
-    bh_db_status s = bh_unit_run(&u, "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE($1 - MIN(created_at), 0) AS BIGINT)"
-                                     " FROM bh_outbox WHERE status = 'pending'", p, 1, &r, NULL);
+    bh_db_status s = bh_unit_run(
+        &u,
+        "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE($1 - MIN(created_at), 0) AS BIGINT)"
+        " FROM bh_outbox WHERE status = 'pending'",
+        p, 1, &r, NULL);
     if (s == BH_DB_OK) {
         bh_rows_int(r, 0, 0, &out->pending);
         bh_rows_int(r, 0, 1, &out->oldest_pending_age_ms);

@@ -34,8 +34,8 @@ void bh_outbox_free(bh_outbox *ob);
 /* Deliver one envelope to the local subscribers of its type, deduplicated
  * through the inbox, on connection `conn`.  Returns the number of
  * subscribers that failed (0 = all done).  `err` gets the first failure. */
-int bh_outbox_deliver(bh_app *app, bh_dbconn **conn, const json_t *envelope,
-                      char *err, size_t errlen);
+int bh_outbox_deliver(bh_app *app, bh_dbconn **conn, const json_t *envelope, char *err,
+                      size_t errlen);
 
 typedef struct bh_outbox_stats {
     int64_t pending, dead, oldest_pending_age_ms, delivered_total;

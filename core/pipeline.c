@@ -54,8 +54,7 @@ static int headers_too_large(bh_request *req)
         return 0;
     bh_resp_header(req, "Connection", "close");
     bh_resp_problem(req, 431, "headers-too-large", NULL,
-                    "request line and headers exceed %zu bytes",
-                    req->app->cfg->max_header_bytes);
+                    "request line and headers exceed %zu bytes", req->app->cfg->max_header_bytes);
     return 1;
 }
 
@@ -77,8 +76,8 @@ static void set_params(bh_request *req, const bh_match *m)
 static int route_request(bh_request *req, bh_worker *w)
 {
     bh_match *m = &w->match;
-    switch (bh_router_match(req->app->router, req->method_bit, req->raw_path,
-                            req->raw_path_len, m)) {
+    switch (
+        bh_router_match(req->app->router, req->method_bit, req->raw_path, req->raw_path_len, m)) {
     case BH_ROUTE_FOUND:
         req->route = m->route;
         req->unit.publisher = req->route->plugin;
@@ -105,8 +104,8 @@ static int rate_limited(bh_request *req, bh_worker *w)
 {
     if (!w->srv->ratelimit || req->route->rate_class == SIZE_MAX)
         return 0;
-    int wait = bh_ratelimit_take(w->srv->ratelimit, req->route->rate_class, req->client,
-                                 req->start_us);
+    int wait =
+        bh_ratelimit_take(w->srv->ratelimit, req->route->rate_class, req->client, req->start_us);
     if (wait == 0)
         return 0;
     char secs[16];
@@ -157,14 +156,14 @@ static int decode_json_body(bh_request *req)
     json_error_t e;
     req->json = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &e);
     if (!req->json) {
-        bh_resp_problem(req, 400, "malformed-json", NULL, "invalid JSON at byte %d: %s",
-                        e.position, e.text);
+        bh_resp_problem(req, 400, "malformed-json", NULL, "invalid JSON at byte %d: %s", e.position,
+                        e.text);
         return BH_DONE;
     }
     int depth = req->app->cfg->max_json_depth;
     if (bh_json_depth_exceeds(req->json, depth)) {
-        bh_resp_problem(req, 400, "malformed-json", NULL,
-                        "JSON nesting is deeper than %d levels", depth);
+        bh_resp_problem(req, 400, "malformed-json", NULL, "JSON nesting is deeper than %d levels",
+                        depth);
         return BH_DONE;
     }
     return BH_NEXT;
@@ -175,8 +174,9 @@ static int check_idempotency_key(bh_request *req)
 {
     if (bh_idempotency_key_ok(bh_req_header(req, "Idempotency-Key")))
         return BH_NEXT;
-    bh_resp_problem(req, 400, "idempotency-key", NULL,
-                    "this operation requires an Idempotency-Key header of 1-255 printable characters");
+    bh_resp_problem(
+        req, 400, "idempotency-key", NULL,
+        "this operation requires an Idempotency-Key header of 1-255 printable characters");
     return BH_DONE;
 }
 
@@ -185,8 +185,8 @@ static void run_handler(bh_request *req)
     const bh_route_entry *r = req->route;
     int rc = r->handler(req, r->arg);
     if (rc != 0 || req->status == 0) {
-        bh_req_log(req, BH_LOG_ERROR, "handler for %s %s failed (rc=%d, status=%d)",
-                   r->method, r->tmpl, rc, req->status);
+        bh_req_log(req, BH_LOG_ERROR, "handler for %s %s failed (rc=%d, status=%d)", r->method,
+                   r->tmpl, rc, req->status);
         bh_resp_problem_simple(req, 500, "internal", NULL,
                                "an internal error occurred; quote the instance when reporting it");
     }
@@ -218,8 +218,7 @@ static void retry_pause(bh_worker *w, int attempt)
 static void settle_unit(bh_request *req, bh_db_status s)
 {
     switch (s) {
-    case BH_DB_OK:
-        return;
+    case BH_DB_OK: return;
     case BH_DB_RETRY:
     case BH_DB_UNAVAILABLE:
         bh_req_log(req, BH_LOG_WARN, "database unavailable: %s", req->unit.error);
@@ -318,10 +317,10 @@ static void worker_clock(bh_worker *w, char out[32])
  * setters reuse the value in place. */
 static json_t *access_template(void)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:n, s:i, s:f, s:I, s:I, s:s}", "time", "",
-                     "level", "info", "type", "access", "request_id", "", "method", "", "route",
-                     "status", 0, "duration_ms", 0.0, "bytes_in", (json_int_t)0,
-                     "bytes_out", (json_int_t)0, "client", "");
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:n, s:i, s:f, s:I, s:I, s:s}", "time", "", "level",
+                     "info", "type", "access", "request_id", "", "method", "", "route", "status", 0,
+                     "duration_ms", 0.0, "bytes_in", (json_int_t)0, "bytes_out", (json_int_t)0,
+                     "client", "");
 }
 
 static void access_log(bh_worker *w, const bh_request *req, int64_t us)

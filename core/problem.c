@@ -13,8 +13,8 @@
 
 #define BH_PROBLEM_BASE "https://bilhetagem.dev/problems/"
 
-json_t *bh_problem_new(int status, const char *type, const char *title,
-                       const char *detail, const char *instance)
+json_t *bh_problem_new(int status, const char *type, const char *title, const char *detail,
+                       const char *instance)
 {
     char uri[160];
     if (type)

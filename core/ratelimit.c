@@ -48,36 +48,36 @@
 #define SHARD_BITS 5
 #define SHARDS (1u << SHARD_BITS)
 #define KEY_MAX 63
-#define NIL 0u                           /* index 0: the sentinel */
-#define MICRO 1e6                        /* micro-tokens per token */
+#define NIL 0u    /* index 0: the sentinel */
+#define MICRO 1e6 /* micro-tokens per token */
 
 typedef struct rl_bucket {
     uint64_t hash;
-    uint32_t chain_next;                 /* next in the hash chain */
-    uint32_t lru_prev, lru_next;         /* toward most / least recent */
+    uint32_t chain_next;         /* next in the hash chain */
+    uint32_t lru_prev, lru_next; /* toward most / least recent */
     uint32_t cls;
-    size_t key_len;                      /* full length of the client key */
-    int64_t last_us;                     /* time of the last refill */
-    double micro_tokens;                 /* tokens x MICRO, see above */
-    char key[KEY_MAX + 1];               /* first KEY_MAX bytes, NUL-ended */
+    size_t key_len;        /* full length of the client key */
+    int64_t last_us;       /* time of the last refill */
+    double micro_tokens;   /* tokens x MICRO, see above */
+    char key[KEY_MAX + 1]; /* first KEY_MAX bytes, NUL-ended */
 } rl_bucket;
 
 typedef struct rl_shard {
     pthread_mutex_t lock;
-    rl_bucket *buckets;                  /* [1..capacity]; [0] unused */
-    uint32_t *chains;                    /* [n_chains] heads */
-    uint32_t n_chains;                   /* power of two >= capacity */
+    rl_bucket *buckets; /* [1..capacity]; [0] unused */
+    uint32_t *chains;   /* [n_chains] heads */
+    uint32_t n_chains;  /* power of two >= capacity */
     uint32_t capacity;
-    uint32_t used;                       /* buckets handed out so far */
-    uint32_t lru_head, lru_tail;         /* most / least recently used */
-    char pad[64];                        /* neighbours off one cache line */
+    uint32_t used;               /* buckets handed out so far */
+    uint32_t lru_head, lru_tail; /* most / least recently used */
+    char pad[64];                /* neighbours off one cache line */
 } rl_shard;
 
 struct bh_ratelimit {
     bh_rate_spec *classes;
     size_t n_classes;
     uint64_t seed;
-    size_t n_locks;                      /* mutexes initialised (for free) */
+    size_t n_locks; /* mutexes initialised (for free) */
     rl_shard shards[SHARDS];
 };
 
@@ -85,8 +85,7 @@ struct bh_ratelimit {
 
 static int spec_is_valid(const bh_rate_spec *s)
 {
-    return isfinite(s->rate) && s->rate > 0 &&
-           isfinite(s->burst) && s->burst >= 1;
+    return isfinite(s->rate) && s->rate > 0 && isfinite(s->burst) && s->burst >= 1;
 }
 
 static int read_seed(uint64_t *seed)
@@ -126,8 +125,7 @@ static int shard_init(rl_shard *s, uint32_t capacity)
     return 0;
 }
 
-bh_ratelimit *bh_ratelimit_new(const bh_rate_spec *classes, size_t n_classes,
-                               size_t max_clients)
+bh_ratelimit *bh_ratelimit_new(const bh_rate_spec *classes, size_t n_classes, size_t max_clients)
 {
     if (n_classes && !classes)
         return NULL;
@@ -175,13 +173,12 @@ void bh_ratelimit_free(bh_ratelimit *rl)
 
 /* ---- the table ----------------------------------------------------------- */
 
-static uint64_t hash_key(uint64_t seed, uint32_t cls, const char *key,
-                         size_t len)
+static uint64_t hash_key(uint64_t seed, uint32_t cls, const char *key, size_t len)
 {
-    uint64_t h = 0xcbf29ce484222325ull ^ seed;       /* FNV-1a offset basis */
+    uint64_t h = 0xcbf29ce484222325ull ^ seed; /* FNV-1a offset basis */
     for (size_t i = 0; i < len; i++) {
         h ^= (unsigned char)key[i];
-        h *= 0x100000001b3ull;                      /* FNV-1a 64-bit prime */
+        h *= 0x100000001b3ull; /* FNV-1a 64-bit prime */
     }
     h ^= (uint64_t)cls * 0x9e3779b97f4a7c15ull;
     /* Final avalanche (the splitmix64 finaliser): FNV's multiply carries
@@ -200,12 +197,10 @@ static uint32_t *chain_head(rl_shard *s, uint64_t hash)
     return &s->chains[hash & (s->n_chains - 1)];
 }
 
-static uint32_t find_bucket(rl_shard *s, uint64_t hash, uint32_t cls,
-                            const char *key, size_t len)
+static uint32_t find_bucket(rl_shard *s, uint64_t hash, uint32_t cls, const char *key, size_t len)
 {
     size_t stored = len < KEY_MAX ? len : KEY_MAX;
-    for (uint32_t i = *chain_head(s, hash); i != NIL;
-         i = s->buckets[i].chain_next) {
+    for (uint32_t i = *chain_head(s, hash); i != NIL; i = s->buckets[i].chain_next) {
         const rl_bucket *b = &s->buckets[i];
         if (b->hash == hash && b->cls == cls && b->key_len == len &&
             memcmp(b->key, key, stored) == 0)
@@ -259,8 +254,7 @@ static uint32_t claim_bucket(rl_shard *s)
     return i;
 }
 
-static uint32_t insert_bucket(rl_shard *s, uint64_t hash, uint32_t cls,
-                              const char *key, size_t len,
+static uint32_t insert_bucket(rl_shard *s, uint64_t hash, uint32_t cls, const char *key, size_t len,
                               const bh_rate_spec *spec, int64_t now_us)
 {
     uint32_t i = claim_bucket(s);
@@ -321,8 +315,7 @@ static int take_token(rl_bucket *b, const bh_rate_spec *spec, int64_t now_us)
  * mutex only fails that way if memory is corrupt).  A NULL client is treated
  * as "" (one shared bucket for unidentified clients) rather than let
  * through. */
-int bh_ratelimit_take(bh_ratelimit *rl, size_t cls, const char *client,
-                      int64_t now_us)
+int bh_ratelimit_take(bh_ratelimit *rl, size_t cls, const char *client, int64_t now_us)
 {
     if (!rl || cls >= rl->n_classes)
         return 0;

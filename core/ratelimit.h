@@ -21,15 +21,13 @@ typedef struct bh_rate_spec {
 } bh_rate_spec;
 
 /* `classes` is copied; `max_clients` bounds buckets per class overall. */
-bh_ratelimit *bh_ratelimit_new(const bh_rate_spec *classes, size_t n_classes,
-                               size_t max_clients);
+bh_ratelimit *bh_ratelimit_new(const bh_rate_spec *classes, size_t n_classes, size_t max_clients);
 void bh_ratelimit_free(bh_ratelimit *rl);
 
 /* Take one token for `client` (any NUL-terminated key, e.g. an IP address)
  * in class `cls` at monotonic time `now_us`.  Returns 0 when allowed; when
  * refused returns the whole seconds (>= 1) until a token is available, for
  * Retry-After.  Any thread. */
-int bh_ratelimit_take(bh_ratelimit *rl, size_t cls, const char *client,
-                      int64_t now_us);
+int bh_ratelimit_take(bh_ratelimit *rl, size_t cls, const char *client, int64_t now_us);
 
 #endif

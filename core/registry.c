@@ -44,14 +44,14 @@ static int route_check(bh_plugin_ctx *ctx, const bh_route *r, unsigned bit, long
         bh_plugin_error(ctx, "route %s %s: path and handler are required", r->method, where);
         return -1;
     }
-    if (r->auth > BH_AUTH_SCOPE ||
-        ((r->auth == BH_AUTH_ROLE || r->auth == BH_AUTH_SCOPE) &&
-         (!r->auth_value || !*r->auth_value))) {
+    if (r->auth > BH_AUTH_SCOPE || ((r->auth == BH_AUTH_ROLE || r->auth == BH_AUTH_SCOPE) &&
+                                    (!r->auth_value || !*r->auth_value))) {
         bh_plugin_error(ctx, "route %s %s: invalid auth requirement", r->method, r->path);
         return -1;
     }
     if (cls < 0 && cls != BH_RATE_EXEMPT) {
-        bh_plugin_error(ctx, "route %s %s: rate class \"%s\" is not configured in rate_limit.classes",
+        bh_plugin_error(ctx,
+                        "route %s %s: rate class \"%s\" is not configured in rate_limit.classes",
                         r->method, r->path, r->rate_class);
         return -1;
     }
@@ -63,8 +63,8 @@ static json_t *parse_openapi(bh_plugin_ctx *ctx, const bh_route *r)
     json_error_t e;
     json_t *op = json_loads(r->openapi, JSON_REJECT_DUPLICATES, &e);
     if (!op || !json_is_object(op)) {
-        bh_plugin_error(ctx, "route %s %s: openapi fragment is not a JSON object: %s",
-                        r->method, r->path, op ? "wrong type" : e.text);
+        bh_plugin_error(ctx, "route %s %s: openapi fragment is not a JSON object: %s", r->method,
+                        r->path, op ? "wrong type" : e.text);
         json_decref(op);
         return NULL;
     }
@@ -138,8 +138,7 @@ int bh_authorizer_set(bh_plugin_ctx *ctx, bh_hook_fn fn, void *arg)
         return -1;
     bh_hook *a = &ctx->app->authorizer;
     if (a->fn) {
-        bh_plugin_error(ctx, "an authorizer is already installed by plugin %s",
-                        a->plugin->name);
+        bh_plugin_error(ctx, "an authorizer is already installed by plugin %s", a->plugin->name);
         return -1;
     }
     if (!fn) {
@@ -152,8 +151,8 @@ int bh_authorizer_set(bh_plugin_ctx *ctx, bh_hook_fn fn, void *arg)
     return 0;
 }
 
-int bh_event_subscribe(bh_plugin_ctx *ctx, const char *type, const char *name,
-                       bh_event_fn fn, void *arg)
+int bh_event_subscribe(bh_plugin_ctx *ctx, const char *type, const char *name, bh_event_fn fn,
+                       void *arg)
 {
     if (closed(ctx, "bh_event_subscribe"))
         return -1;
@@ -178,8 +177,7 @@ int bh_event_subscribe(bh_plugin_ctx *ctx, const char *type, const char *name,
     return 0;
 }
 
-int bh_service_provide(bh_plugin_ctx *ctx, const char *name, uint32_t version,
-                       const void *iface)
+int bh_service_provide(bh_plugin_ctx *ctx, const char *name, uint32_t version, const void *iface)
 {
     if (closed(ctx, "bh_service_provide"))
         return -1;

@@ -80,8 +80,8 @@ static const char *method_name(enum evhttp_cmd_type t, unsigned *bit)
 
 static void set_request_id(bh_request *req)
 {
-    const char *given = evhttp_find_header(evhttp_request_get_input_headers(req->ev),
-                                           "X-Request-Id");
+    const char *given =
+        evhttp_find_header(evhttp_request_get_input_headers(req->ev), "X-Request-Id");
     if (bh_request_id_ok(given)) /* short and harmless: it is echoed and logged */
         snprintf(req->id, sizeof req->id, "%s", given);
     else if (req->worker)
@@ -94,8 +94,8 @@ static void set_request_id(bh_request *req)
  * earlier ones are whatever the client claimed. */
 static int client_from_forwarded(bh_request *req)
 {
-    const char *xff = evhttp_find_header(evhttp_request_get_input_headers(req->ev),
-                                         "X-Forwarded-For");
+    const char *xff =
+        evhttp_find_header(evhttp_request_get_input_headers(req->ev), "X-Forwarded-For");
     if (!xff)
         return -1;
     const char *last = strrchr(xff, ',');
@@ -161,8 +161,7 @@ static const char *set_path(bh_request *req)
     return NULL;
 }
 
-bh_request *bh_request_new(bh_app *app, struct bh_worker *w,
-                           struct evhttp_request *ev)
+bh_request *bh_request_new(bh_app *app, struct bh_worker *w, struct evhttp_request *ev)
 {
     bh_request *req = bh_xmalloc(sizeof *req);
     memset(req, 0, offsetof(bh_request, inline_arena)); /* the arena needs no zeroing */
@@ -209,16 +208,46 @@ void bh_request_free(bh_request *req)
 
 /* ---- reading --------------------------------------------------------------- */
 
-const char *bh_req_method(const bh_request *req) { return req->method; }
-const char *bh_req_path(const bh_request *req) { return req->path; }
-const char *bh_req_id(const bh_request *req) { return req->id; }
-const char *bh_req_client(const bh_request *req) { return req->client; }
-const json_t *bh_req_json(const bh_request *req) { return req->json; }
-bh_unit *bh_req_unit(bh_request *req) { return &req->unit; }
-int bh_resp_status(const bh_request *req) { return req->status; }
-size_t bh_req_bytes_in(const bh_request *req) { return req->body_len; }
-size_t bh_req_bytes_out(const bh_request *req) { return req->bytes_out; }
-int64_t bh_req_elapsed_us(const bh_request *req) { return bh_now_us() - req->start_us; }
+const char *bh_req_method(const bh_request *req)
+{
+    return req->method;
+}
+const char *bh_req_path(const bh_request *req)
+{
+    return req->path;
+}
+const char *bh_req_id(const bh_request *req)
+{
+    return req->id;
+}
+const char *bh_req_client(const bh_request *req)
+{
+    return req->client;
+}
+const json_t *bh_req_json(const bh_request *req)
+{
+    return req->json;
+}
+bh_unit *bh_req_unit(bh_request *req)
+{
+    return &req->unit;
+}
+int bh_resp_status(const bh_request *req)
+{
+    return req->status;
+}
+size_t bh_req_bytes_in(const bh_request *req)
+{
+    return req->body_len;
+}
+size_t bh_req_bytes_out(const bh_request *req)
+{
+    return req->bytes_out;
+}
+int64_t bh_req_elapsed_us(const bh_request *req)
+{
+    return bh_now_us() - req->start_us;
+}
 
 const char *bh_req_param(const bh_request *req, const char *name)
 {
@@ -328,7 +357,10 @@ void bh_req_set_principal(bh_request *req, const bh_principal *p)
     req->principal = c;
 }
 
-const bh_principal *bh_req_principal(const bh_request *req) { return req->principal; }
+const bh_principal *bh_req_principal(const bh_request *req)
+{
+    return req->principal;
+}
 
 static int list_has(const char *const *list, const char *s)
 {
@@ -367,8 +399,8 @@ static struct evbuffer *reset_body(bh_request *req)
     return req->resp_body;
 }
 
-void bh_resp_bytes(bh_request *req, int status, const char *content_type,
-                   const void *data, size_t len)
+void bh_resp_bytes(bh_request *req, int status, const char *content_type, const void *data,
+                   size_t len)
 {
     struct evbuffer *b = reset_body(req);
     if (len)
@@ -382,8 +414,7 @@ void bh_resp_empty(bh_request *req, int status)
     bh_resp_bytes(req, status, NULL, NULL, 0);
 }
 
-static void resp_json_typed(bh_request *req, int status, json_t *body,
-                            const char *type)
+static void resp_json_typed(bh_request *req, int status, json_t *body, const char *type)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
@@ -416,14 +447,14 @@ static void send_problem(bh_request *req, json_t *problem)
     resp_json_typed(req, status, problem, "application/problem+json");
 }
 
-void bh_resp_problem_simple(bh_request *req, int status, const char *type,
-                            const char *title, const char *detail)
+void bh_resp_problem_simple(bh_request *req, int status, const char *type, const char *title,
+                            const char *detail)
 {
     send_problem(req, bh_problem_new(status, type, title, detail, req->id));
 }
 
-void bh_resp_problem(bh_request *req, int status, const char *type,
-                     const char *title, const char *detail_fmt, ...)
+void bh_resp_problem(bh_request *req, int status, const char *type, const char *title,
+                     const char *detail_fmt, ...)
 {
     char detail[1024] = "";
     if (detail_fmt) {
@@ -435,11 +466,10 @@ void bh_resp_problem(bh_request *req, int status, const char *type,
     bh_resp_problem_simple(req, status, type, title, detail_fmt ? detail : NULL);
 }
 
-void bh_resp_problem_fields(bh_request *req, int status, const char *title,
-                            json_t *errors)
+void bh_resp_problem_fields(bh_request *req, int status, const char *title, json_t *errors)
 {
-    json_t *p = bh_problem_new(status, "validation", title,
-                               "one or more fields are invalid", req->id);
+    json_t *p =
+        bh_problem_new(status, "validation", title, "one or more fields are invalid", req->id);
     json_object_set_new(p, "errors", errors ? errors : json_array());
     send_problem(req, p);
 }

@@ -40,10 +40,10 @@ struct bh_request {
 
     const char *method;
     unsigned method_bit;
-    const char *raw_path;        /* arena copy, still percent-encoded */
+    const char *raw_path; /* arena copy, still percent-encoded */
     size_t raw_path_len;
-    const char *path;            /* decoded */
-    const char *query_string;    /* may be NULL */
+    const char *path;         /* decoded */
+    const char *query_string; /* may be NULL */
     struct evkeyvalq query;
     int query_parsed;
 
@@ -62,23 +62,22 @@ struct bh_request {
     bh_principal *principal;
     bh_ctx_entry *ctx;
 
-    const char *bad_target;      /* why the target is refused, or NULL */
-    int status;                  /* 0 until a response is set */
+    const char *bad_target; /* why the target is refused, or NULL */
+    int status;             /* 0 until a response is set */
     const char *content_type;
     struct evbuffer *resp_body;
     size_t bytes_out;
 
     struct bh_unit unit;
-    bh_arena_block *arena;       /* chain of extra blocks, newest first */
-    size_t inline_used;          /* bytes taken from inline_arena */
+    bh_arena_block *arena;        /* chain of extra blocks, newest first */
+    size_t inline_used;           /* bytes taken from inline_arena */
     max_align_t inline_arena[64]; /* the first KiB needs no malloc */
 };
 
 /* Create a request for `ev`; reads method, path, query, id, client, body.
  * A target that cannot be decoded, or whose path or query does not decode
  * to UTF-8, sets bad_target (the pipeline answers 400).  Never NULL. */
-bh_request *bh_request_new(bh_app *app, struct bh_worker *w,
-                           struct evhttp_request *ev);
+bh_request *bh_request_new(bh_app *app, struct bh_worker *w, struct evhttp_request *ev);
 void bh_request_free(bh_request *req);
 
 /* Fix the response: default 500 when none was set, X-Request-Id,
@@ -88,7 +87,7 @@ void bh_request_finish(bh_request *req);
 void bh_request_send(bh_request *req);
 
 /* Response helpers used by the core itself. */
-void bh_resp_problem_simple(bh_request *req, int status, const char *type,
-                            const char *title, const char *detail);
+void bh_resp_problem_simple(bh_request *req, int status, const char *type, const char *title,
+                            const char *detail);
 
 #endif

@@ -32,7 +32,7 @@
 typedef struct bh_route {
     unsigned method;
     char *tmpl;
-    char *shape;       /* tmpl with parameter names erased: "/a/{}" */
+    char *shape; /* tmpl with parameter names erased: "/a/{}" */
     void *data;
     size_t prefix_len; /* bytes of tmpl before the first parameter */
     size_t nslash;     /* '/' in tmpl, i.e. its number of segments */
@@ -55,9 +55,8 @@ static const struct {
     const char *name;
     unsigned bit;
 } methods[] = {
-    {"GET", BH_M_GET},       {"HEAD", BH_M_HEAD},     {"POST", BH_M_POST},
-    {"PUT", BH_M_PUT},       {"PATCH", BH_M_PATCH},   {"DELETE", BH_M_DELETE},
-    {"OPTIONS", BH_M_OPTIONS},
+    {"GET", BH_M_GET},     {"HEAD", BH_M_HEAD},     {"POST", BH_M_POST},       {"PUT", BH_M_PUT},
+    {"PATCH", BH_M_PATCH}, {"DELETE", BH_M_DELETE}, {"OPTIONS", BH_M_OPTIONS},
 };
 #define NMETHODS (sizeof methods / sizeof methods[0])
 
@@ -67,7 +66,8 @@ static const struct {
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+static void
+set_err(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 
@@ -167,8 +167,7 @@ static int valid_name(const char *name, size_t len)
     return 1;
 }
 
-static int check_literal(const char *tmpl, const char *seg, size_t n, char *err,
-                         size_t errlen)
+static int check_literal(const char *tmpl, const char *seg, size_t n, char *err, size_t errlen)
 {
     size_t i;
 
@@ -176,13 +175,11 @@ static int check_literal(const char *tmpl, const char *seg, size_t n, char *err,
         unsigned char c = (unsigned char)seg[i];
 
         if (c == '{' || c == '}') {
-            set_err(err, errlen, "'{' or '}' inside a literal segment of '%s'",
-                    tmpl);
+            set_err(err, errlen, "'{' or '}' inside a literal segment of '%s'", tmpl);
             return -1;
         }
         if (c == '%') {
-            set_err(err, errlen, "'%%' not allowed in a literal segment of '%s'",
-                    tmpl);
+            set_err(err, errlen, "'%%' not allowed in a literal segment of '%s'", tmpl);
             return -1;
         }
         if (!is_literal_char(c)) {
@@ -194,28 +191,25 @@ static int check_literal(const char *tmpl, const char *seg, size_t n, char *err,
 }
 
 /* seg is "{name}" (n bytes, braces checked by the caller). */
-static int add_param(bh_route *rt, const char *tmpl, const char *seg, size_t n,
-                     char *err, size_t errlen)
+static int add_param(bh_route *rt, const char *tmpl, const char *seg, size_t n, char *err,
+                     size_t errlen)
 {
     const char *name = seg + 1;
     size_t len = n - 2;
     int i;
 
     if (!valid_name(name, len)) {
-        set_err(err, errlen, "bad parameter name '%.*s' in '%s'", (int)len, name,
-                tmpl);
+        set_err(err, errlen, "bad parameter name '%.*s' in '%s'", (int)len, name, tmpl);
         return -1;
     }
     for (i = 0; i < rt->nparams; i++) {
         if (strlen(rt->names[i]) == len && memcmp(rt->names[i], name, len) == 0) {
-            set_err(err, errlen, "duplicate parameter name '%.*s' in '%s'",
-                    (int)len, name, tmpl);
+            set_err(err, errlen, "duplicate parameter name '%.*s' in '%s'", (int)len, name, tmpl);
             return -1;
         }
     }
     if (rt->nparams == BH_ROUTER_MAX_PARAMS) {
-        set_err(err, errlen, "more than %d parameters in '%s'",
-                BH_ROUTER_MAX_PARAMS, tmpl);
+        set_err(err, errlen, "more than %d parameters in '%s'", BH_ROUTER_MAX_PARAMS, tmpl);
         return -1;
     }
     memcpy(rt->names[rt->nparams], name, len);
@@ -226,8 +220,7 @@ static int add_param(bh_route *rt, const char *tmpl, const char *seg, size_t n,
 
 /* Check tmpl (already known to start with '/') and fill rt's parameter
  * names, counts and prefix, and `shape` (room for strlen(tmpl) + 1). */
-static int parse_template(bh_route *rt, const char *tmpl, char *shape,
-                          char *err, size_t errlen)
+static int parse_template(bh_route *rt, const char *tmpl, char *shape, char *err, size_t errlen)
 {
     const char *p = tmpl;
 
@@ -288,8 +281,7 @@ void bh_router_free(bh_router *r)
     free(r);
 }
 
-static const bh_route *find_conflict(const bh_router *r, unsigned method,
-                                     const char *shape)
+static const bh_route *find_conflict(const bh_router *r, unsigned method, const char *shape)
 {
     size_t i;
 
@@ -316,8 +308,8 @@ static int reserve_one(bh_router *r)
 }
 
 /* Validate and check for conflicts; on success rt owns tmpl and shape. */
-static int prepare_route(const bh_router *r, bh_route *rt, unsigned method,
-                         const char *tmpl, char *err, size_t errlen)
+static int prepare_route(const bh_router *r, bh_route *rt, unsigned method, const char *tmpl,
+                         char *err, size_t errlen)
 {
     const bh_route *other;
 
@@ -332,15 +324,15 @@ static int prepare_route(const bh_router *r, bh_route *rt, unsigned method,
         return -1;
     other = find_conflict(r, method, rt->shape);
     if (other != NULL) {
-        set_err(err, errlen, "%s %s conflicts with %s %s", method_name(method),
-                tmpl, method_name(other->method), other->tmpl);
+        set_err(err, errlen, "%s %s conflicts with %s %s", method_name(method), tmpl,
+                method_name(other->method), other->tmpl);
         return -1;
     }
     return 0;
 }
 
-int bh_router_add(bh_router *r, unsigned method, const char *tmpl, void *data,
-                  char *err, size_t errlen)
+int bh_router_add(bh_router *r, unsigned method, const char *tmpl, void *data, char *err,
+                  size_t errlen)
 {
     bh_route rt;
 
@@ -354,8 +346,7 @@ int bh_router_add(bh_router *r, unsigned method, const char *tmpl, void *data,
         return -1;
     }
     if (tmpl == NULL || tmpl[0] != '/') {
-        set_err(err, errlen, "template must start with '/': '%s'",
-                tmpl != NULL ? tmpl : "(null)");
+        set_err(err, errlen, "template must start with '/': '%s'", tmpl != NULL ? tmpl : "(null)");
         return -1;
     }
     if (reserve_one(r) < 0) {
@@ -410,7 +401,7 @@ static int compile_route(bh_route *rt, char *err, size_t errlen)
     uint32_t groups;
     char *pat;
 
-    if (rt->code != NULL)  /* compiled by an earlier, failed finalize */
+    if (rt->code != NULL) /* compiled by an earlier, failed finalize */
         return 0;
     pat = build_pattern(rt->tmpl, rt->nparams);
     if (pat == NULL) {
@@ -423,8 +414,8 @@ static int compile_route(bh_route *rt, char *err, size_t errlen)
         PCRE2_UCHAR msg[160] = "unknown error";
 
         (void)pcre2_get_error_message(code, msg, sizeof msg);
-        set_err(err, errlen, "cannot compile '%s' as %s: %s at offset %zu",
-                rt->tmpl, pat, (const char *)msg, (size_t)off);
+        set_err(err, errlen, "cannot compile '%s' as %s: %s at offset %zu", rt->tmpl, pat,
+                (const char *)msg, (size_t)off);
         free(pat);
         return -1;
     }
@@ -515,11 +506,10 @@ static size_t count_slashes(const char *path, size_t len)
     return n;
 }
 
-static int route_matches(const bh_route *rt, const char *path, size_t len,
-                         size_t nslash, pcre2_match_data *md)
+static int route_matches(const bh_route *rt, const char *path, size_t len, size_t nslash,
+                         pcre2_match_data *md)
 {
-    if (rt->nslash != nslash || len < rt->prefix_len ||
-        memcmp(path, rt->tmpl, rt->prefix_len) != 0)
+    if (rt->nslash != nslash || len < rt->prefix_len || memcmp(path, rt->tmpl, rt->prefix_len) != 0)
         return 0;
     /* JIT matching does not allocate; the interpreter (no JIT) keeps its
      * frames in the thread's match data, allocated once on first use.
@@ -542,12 +532,11 @@ static void fill_found(bh_match *m, const bh_route *rt)
     }
 }
 
-bh_route_result bh_router_match(const bh_router *r, unsigned method,
-                                const char *path, size_t len, bh_match *m)
+bh_route_result bh_router_match(const bh_router *r, unsigned method, const char *path, size_t len,
+                                bh_match *m)
 {
     /* HEAD is served by GET routes; OPTIONS is never routed to a handler. */
-    unsigned want = method == BH_M_HEAD ? BH_M_GET
-                  : method == BH_M_OPTIONS ? 0u : method;
+    unsigned want = method == BH_M_HEAD ? BH_M_GET : method == BH_M_OPTIONS ? 0u : method;
     size_t nslash = count_slashes(path, len);
     unsigned allowed = 0;
     size_t i;
@@ -569,8 +558,7 @@ bh_route_result bh_router_match(const bh_router *r, unsigned method,
     }
     /* Not found: which other methods does the path have (405 / OPTIONS)? */
     for (i = 0; i < r->n; i++)
-        if (!(r->routes[i].method & want) &&
-            route_matches(&r->routes[i], path, len, nslash, m->md))
+        if (!(r->routes[i].method & want) && route_matches(&r->routes[i], path, len, nslash, m->md))
             allowed |= r->routes[i].method;
     if (allowed == 0)
         return BH_ROUTE_NOT_FOUND;
@@ -587,8 +575,7 @@ size_t bh_router_count(const bh_router *r)
     return r != NULL ? r->n : 0;
 }
 
-void bh_router_entry(const bh_router *r, size_t i, const char **tmpl,
-                     unsigned *method, void **data)
+void bh_router_entry(const bh_router *r, size_t i, const char **tmpl, unsigned *method, void **data)
 {
     const bh_route *rt = r != NULL && i < r->n ? &r->routes[i] : NULL;
 

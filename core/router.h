@@ -40,14 +40,14 @@ void bh_methods_format(unsigned mask, char *buf, size_t len);
 typedef struct bh_router bh_router;
 
 typedef struct bh_match {
-    void *route;                  /* the data given to bh_router_add */
-    const char *tmpl;             /* the matched template */
+    void *route;      /* the data given to bh_router_add */
+    const char *tmpl; /* the matched template */
     int nparams;
-    const char *names[BH_ROUTER_MAX_PARAMS];  /* borrowed from the router */
-    size_t value_off[BH_ROUTER_MAX_PARAMS];   /* offsets into the path */
+    const char *names[BH_ROUTER_MAX_PARAMS]; /* borrowed from the router */
+    size_t value_off[BH_ROUTER_MAX_PARAMS];  /* offsets into the path */
     size_t value_len[BH_ROUTER_MAX_PARAMS];
-    unsigned allowed;             /* on BH_ROUTE_METHOD: methods the path has */
-    void *md;                     /* per-thread PCRE2 match data */
+    unsigned allowed; /* on BH_ROUTE_METHOD: methods the path has */
+    void *md;         /* per-thread PCRE2 match data */
 } bh_match;
 
 typedef enum { BH_ROUTE_FOUND = 0, BH_ROUTE_NOT_FOUND, BH_ROUTE_METHOD } bh_route_result;
@@ -60,8 +60,8 @@ void bh_router_free(bh_router *r);
  * segment, bad parameter name, duplicate parameter name, more than
  * BH_ROUTER_MAX_PARAMS, '{' inside a literal), or a conflict ("GET /a/{y}
  * conflicts with GET /a/{x}"). */
-int bh_router_add(bh_router *r, unsigned method, const char *tmpl, void *data,
-                  char *err, size_t errlen);
+int bh_router_add(bh_router *r, unsigned method, const char *tmpl, void *data, char *err,
+                  size_t errlen);
 
 /* Compile every template and sort by precedence.  Returns 0 or -1 with err. */
 int bh_router_finalize(bh_router *r, char *err, size_t errlen);
@@ -74,13 +74,13 @@ void bh_match_free(bh_match *m);
  * HEAD matches GET routes).  FOUND fills route/tmpl/params; METHOD means the
  * path exists under other methods (see m->allowed, which includes HEAD when
  * GET is there, and OPTIONS); NOT_FOUND otherwise. */
-bh_route_result bh_router_match(const bh_router *r, unsigned method,
-                                const char *path, size_t len, bh_match *m);
+bh_route_result bh_router_match(const bh_router *r, unsigned method, const char *path, size_t len,
+                                bh_match *m);
 
 /* Iterate over routes in precedence order (for OpenAPI): returns the count
  * and fills *tmpl, *method, *data of entry i. */
 size_t bh_router_count(const bh_router *r);
-void bh_router_entry(const bh_router *r, size_t i, const char **tmpl,
-                     unsigned *method, void **data);
+void bh_router_entry(const bh_router *r, size_t i, const char **tmpl, unsigned *method,
+                     void **data);
 
 #endif

@@ -67,8 +67,7 @@ static void describe_bound(bh_server *srv)
 
 static int bind_addr(const struct addrinfo *ai)
 {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0)
         return -1;
     int one = 1;
@@ -89,7 +88,8 @@ int bh_server_bind(bh_server *srv, const char *listen, char *err, size_t errlen)
         snprintf(err, errlen, "listen address \"%s\" is not HOST:PORT", listen);
         return -1;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     int gai = getaddrinfo(host, port, &hints, &res);
@@ -194,8 +194,8 @@ static int worker_setup(bh_worker *w, char *err, size_t errlen)
     evhttp_set_timeout_tv(w->http, &tv);
     evhttp_set_default_content_type(w->http, NULL);
     evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-                                            EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
-                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_OPTIONS);
     evhttp_set_gencb(w->http, bh_pipeline_handle, w);
     int fd = fcntl(w->srv->fd, F_DUPFD_CLOEXEC, 0);
     w->bound = fd >= 0 ? evhttp_accept_socket_with_handle(w->http, fd) : NULL;
@@ -206,8 +206,7 @@ static int worker_setup(bh_worker *w, char *err, size_t errlen)
     w->log_tick = event_new(w->base, -1, EV_PERSIST, log_tick, w);
     struct timeval flush = {0, BH_LOG_FLUSH_MS * 1000};
     if (!w->bound || !w->drain_ev || !w->drain_tick || !w->log_tick ||
-        event_add(w->log_tick, &flush) != 0 ||
-        bh_match_init(&w->match, w->srv->app->router) != 0) {
+        event_add(w->log_tick, &flush) != 0 || bh_match_init(&w->match, w->srv->app->router) != 0) {
         if (fd >= 0 && !w->bound)
             close(fd);
         snprintf(err, errlen, "worker %d: cannot accept on the listening socket", w->index);

@@ -31,24 +31,24 @@ typedef struct bh_worker {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
-    struct event *drain_ev;    /* activated by the main thread */
-    struct event *drain_tick;  /* polls in-flight while draining */
-    bh_match match;            /* this thread's router scratch */
-    bh_idgen ids;              /* request ids */
-    bh_dbconn *db;             /* this thread's database connection */
-    struct event *log_tick;    /* flushes access_log every BH_LOG_FLUSH_MS */
+    struct event *drain_ev;   /* activated by the main thread */
+    struct event *drain_tick; /* polls in-flight while draining */
+    bh_match match;           /* this thread's router scratch */
+    bh_idgen ids;             /* request ids */
+    bh_dbconn *db;            /* this thread's database connection */
+    struct event *log_tick;   /* flushes access_log every BH_LOG_FLUSH_MS */
     bh_log_buffer access_log;
-    json_t *access_line;       /* reused for every access-log line */
-    time_t clock_sec;          /* the second clock_text was made for */
-    char clock_text[24];       /* "2026-11-29T10:00:00" */
+    json_t *access_line; /* reused for every access-log line */
+    time_t clock_sec;    /* the second clock_text was made for */
+    char clock_text[24]; /* "2026-11-29T10:00:00" */
     atomic_long inflight;
     int draining;
 } bh_worker;
 
 struct bh_server {
     bh_app *app;
-    int fd;                    /* the listening socket */
-    char listen_desc[300];     /* "127.0.0.1:8080" as bound */
+    int fd;                /* the listening socket */
+    char listen_desc[300]; /* "127.0.0.1:8080" as bound */
     bh_worker *workers;
     int n_workers;
     bh_metrics *metrics;

@@ -171,8 +171,9 @@ static int applied_state(bh_dbconn *c, const bh_storage_migration *m, char *err,
 {
     bh_db_value p[] = {BH_DB_S(m->plugin), BH_DB_I(m->version)};
     bh_rows *rows = NULL;
-    bh_db_status s = c->drv->run(c, "SELECT checksum FROM schema_migrations WHERE plugin = $1 AND version = $2",
-                                 p, 2, &rows, NULL, err, errlen);
+    bh_db_status s =
+        c->drv->run(c, "SELECT checksum FROM schema_migrations WHERE plugin = $1 AND version = $2",
+                    p, 2, &rows, NULL, err, errlen);
     if (s != BH_DB_OK)
         return s;
     int state = 0;
@@ -202,14 +203,17 @@ static bh_db_status apply_one(bh_dbconn *c, const bh_storage_migration *m, char 
     if (s == BH_DB_OK) {
         bh_db_value p[] = {BH_DB_S(m->plugin), BH_DB_I(m->version), BH_DB_S(m->name),
                            BH_DB_S(m->checksum), BH_DB_I(bh_epoch_ms())};
-        s = d->run(c, "INSERT INTO schema_migrations (plugin, version, name, checksum, applied_at)"
-                      " VALUES ($1, $2, $3, $4, $5)", p, 5, NULL, NULL, msg, sizeof msg);
+        s = d->run(c,
+                   "INSERT INTO schema_migrations (plugin, version, name, checksum, applied_at)"
+                   " VALUES ($1, $2, $3, $4, $5)",
+                   p, 5, NULL, NULL, msg, sizeof msg);
     }
     if (s == BH_DB_OK)
         s = d->commit(c, msg, sizeof msg);
     if (s != BH_DB_OK) {
         d->rollback(c);
-        snprintf(err, errlen, "migration %s/%d (%s) failed: %s", m->plugin, m->version, m->name, msg);
+        snprintf(err, errlen, "migration %s/%d (%s) failed: %s", m->plugin, m->version, m->name,
+                 msg);
         return s;
     }
     bh_log_core(BH_LOG_INFO, "migration %s/%d (%s) applied", m->plugin, m->version, m->name);
@@ -293,8 +297,10 @@ int bh_storage_start(bh_storage *st, char *err, size_t errlen)
         return 0;
     if (s != BH_DB_UNAVAILABLE)
         return -1;
-    bh_log_core(BH_LOG_WARN, "database unreachable at startup (%s): serving with /readyz 503, "
-                             "retrying with backoff", err);
+    bh_log_core(BH_LOG_WARN,
+                "database unreachable at startup (%s): serving with /readyz 503, "
+                "retrying with backoff",
+                err);
     if (pthread_create(&st->retry_thread, NULL, retry_main, st) != 0) {
         snprintf(err, errlen, "cannot start the storage retry thread");
         return -1;
@@ -323,8 +329,10 @@ int bh_db_migrations(bh_plugin_ctx *ctx, const bh_migration *list, size_t n)
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        if (list[i].version < 1 || !list[i].sql || (i > 0 && list[i].version <= list[i - 1].version)) {
-            bh_plugin_error(ctx, "migration %zu: versions must start at 1 and increase, with SQL", i);
+        if (list[i].version < 1 || !list[i].sql ||
+            (i > 0 && list[i].version <= list[i - 1].version)) {
+            bh_plugin_error(ctx, "migration %zu: versions must start at 1 and increase, with SQL",
+                            i);
             return -1;
         }
     }

@@ -19,22 +19,22 @@ typedef struct bh_storage_migration {
     char *plugin;
     int version;
     char *name;
-    char *sql;              /* the text for this driver */
-    char checksum[65];      /* SHA-256 hex of sql */
-    int applied;            /* applied by this process (bilhetagemctl reports it) */
+    char *sql;         /* the text for this driver */
+    char checksum[65]; /* SHA-256 hex of sql */
+    int applied;       /* applied by this process (bilhetagemctl reports it) */
 } bh_storage_migration;
 
 typedef struct bh_storage {
     const bh_storage_conf *cfg;
     const bh_db_driver *drv;
-    bh_vec migrations;              /* bh_storage_migration, apply order */
+    bh_vec migrations; /* bh_storage_migration, apply order */
     bh_db_observer_fn observer;
     void *observer_arg;
-    atomic_int ready;               /* schema is current */
+    atomic_int ready; /* schema is current */
     atomic_int stopping;
     pthread_t retry_thread;
     int retry_running;
-    pthread_mutex_t lock;           /* guards last_error */
+    pthread_mutex_t lock; /* guards last_error */
     char last_error[BH_DB_ERR_MAX];
 } bh_storage;
 

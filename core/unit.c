@@ -12,8 +12,8 @@
 #include "storage.h"
 #include "unit.h"
 
-void bh_unit_init(bh_unit *u, const char *id, bh_plugin_ctx *publisher,
-                  bh_storage *storage, bh_dbconn **conn, int write)
+void bh_unit_init(bh_unit *u, const char *id, bh_plugin_ctx *publisher, bh_storage *storage,
+                  bh_dbconn **conn, int write)
 {
     memset(u, 0, sizeof *u);
     u->id = id;
@@ -82,14 +82,14 @@ bh_db_status bh_unit_run(bh_unit *u, const char *sql, const bh_db_value *params,
     return s == BH_DB_OK ? s : fail(u, s, err);
 }
 
-bh_db_status bh_db_exec(bh_unit *unit, const char *sql, const bh_db_value *params,
-                        size_t nparams, int64_t *affected)
+bh_db_status bh_db_exec(bh_unit *unit, const char *sql, const bh_db_value *params, size_t nparams,
+                        int64_t *affected)
 {
     return bh_unit_run(unit, sql, params, nparams, NULL, affected);
 }
 
-bh_db_status bh_db_query(bh_unit *unit, const char *sql, const bh_db_value *params,
-                         size_t nparams, bh_rows **rows)
+bh_db_status bh_db_query(bh_unit *unit, const char *sql, const bh_db_value *params, size_t nparams,
+                         bh_rows **rows)
 {
     bh_rows *tmp = NULL;
     bh_db_status s = bh_unit_run(unit, sql, params, nparams, &tmp, NULL);

@@ -16,26 +16,26 @@
 struct bh_storage;
 
 struct bh_unit {
-    const char *id;              /* request id or event id, for logs */
-    bh_pending_event *events;    /* published, not yet delivered (FIFO) */
+    const char *id;           /* request id or event id, for logs */
+    bh_pending_event *events; /* published, not yet delivered (FIFO) */
     bh_pending_event **events_tail;
-    bh_plugin_ctx *publisher;    /* plugin whose code runs in the unit */
-    char trace[256];             /* X-Ray trace header, "" when none */
+    bh_plugin_ctx *publisher; /* plugin whose code runs in the unit */
+    char trace[256];          /* X-Ray trace header, "" when none */
 
-    struct bh_storage *storage;  /* NULL: no database configured */
-    bh_dbconn **conn;            /* the thread's connection slot */
-    int write;                   /* take the write lock when beginning */
+    struct bh_storage *storage; /* NULL: no database configured */
+    bh_dbconn **conn;           /* the thread's connection slot */
+    int write;                  /* take the write lock when beginning */
     int in_tx;
-    int published;               /* events went to the outbox */
-    bh_db_status failed;         /* first error, BH_DB_OK when none */
+    int published;       /* events went to the outbox */
+    bh_db_status failed; /* first error, BH_DB_OK when none */
     char error[BH_DB_ERR_MAX];
-    bh_vec rows;                 /* bh_rows* to free when the unit ends */
+    bh_vec rows; /* bh_rows* to free when the unit ends */
 };
 
 /* Prepare a unit.  `conn` is the calling thread's connection slot (opened
  * lazily); storage may be NULL. */
-void bh_unit_init(bh_unit *u, const char *id, bh_plugin_ctx *publisher,
-                  struct bh_storage *storage, bh_dbconn **conn, int write);
+void bh_unit_init(bh_unit *u, const char *id, bh_plugin_ctx *publisher, struct bh_storage *storage,
+                  bh_dbconn **conn, int write);
 
 /* End the unit: commit when `success` and nothing failed, else roll back.
  * Returns BH_DB_OK, or why the unit's work did not commit (RETRY: run it
@@ -47,7 +47,7 @@ bh_db_status bh_unit_end(bh_unit *u, int success);
 void bh_unit_reset(bh_unit *u);
 
 /* Run a statement in the unit (the SDK calls go through here too). */
-bh_db_status bh_unit_run(bh_unit *u, const char *sql, const bh_db_value *params,
-                         size_t n, bh_rows **rows, int64_t *affected);
+bh_db_status bh_unit_run(bh_unit *u, const char *sql, const bh_db_value *params, size_t n,
+                         bh_rows **rows, int64_t *affected);
 
 #endif

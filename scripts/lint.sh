@@ -4,10 +4,9 @@
 #   scripts/lint.sh [format|cppcheck|shell|all]...      (default: all)
 #
 #   format    clang-format --dry-run --Werror (style: .clang-format) on every
-#             C file under core/ plugins/ include/ tests/ bench/, except the
-#             files listed in .clang-format-ignore: those predate the style
-#             file and are reformatted one at a time, by their owners, never
-#             by this script (it only checks).
+#             C file under core/ plugins/ include/ tests/ bench/, except any
+#             listed in .clang-format-ignore (none today); this script only
+#             checks, it never rewrites a file.
 #   cppcheck  cppcheck --enable=warning,performance,portability, every
 #             finding an error; suppressions inline (// cppcheck-suppress id)
 #             or in .cppcheck-suppressions, each with its reason.

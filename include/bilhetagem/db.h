@@ -75,13 +75,13 @@ typedef struct bh_rows bh_rows;
 
 /* Run one statement.  *affected (may be NULL) receives the rows it inserted,
  * updated or deleted. */
-bh_db_status bh_db_exec(bh_unit *unit, const char *sql, const bh_db_value *params,
-                        size_t nparams, int64_t *affected);
+bh_db_status bh_db_exec(bh_unit *unit, const char *sql, const bh_db_value *params, size_t nparams,
+                        int64_t *affected);
 
 /* Run a statement that returns rows (SELECT, ... RETURNING).  *rows belongs
  * to the unit and is freed when the unit ends. */
-bh_db_status bh_db_query(bh_unit *unit, const char *sql, const bh_db_value *params,
-                         size_t nparams, bh_rows **rows);
+bh_db_status bh_db_query(bh_unit *unit, const char *sql, const bh_db_value *params, size_t nparams,
+                         bh_rows **rows);
 
 size_t bh_rows_count(const bh_rows *rows);
 size_t bh_rows_columns(const bh_rows *rows);
@@ -109,8 +109,8 @@ const char *bh_db_driver_name(void);
  * several statements; `sql_postgresql`, when not NULL, replaces it on
  * PostgreSQL (for the rare DDL the two dialects spell differently). */
 typedef struct bh_migration {
-    int version;          /* 1, 2, 3...: strictly increasing */
-    const char *name;     /* "create_orders" */
+    int version;      /* 1, 2, 3...: strictly increasing */
+    const char *name; /* "create_orders" */
     const char *sql;
     const char *sql_postgresql;
 } bh_migration;
@@ -122,8 +122,8 @@ int bh_db_migrations(bh_plugin_ctx *ctx, const bh_migration *list, size_t n);
  * A tracing plugin learns about every statement: its SQL text (never the
  * values), duration, rows returned or affected, and status.  Called on the
  * thread that ran the statement, right after it.  One observer. */
-typedef void (*bh_db_observer_fn)(bh_unit *unit, const char *sql, int64_t duration_us,
-                                  int64_t rows, bh_db_status status, void *arg);
+typedef void (*bh_db_observer_fn)(bh_unit *unit, const char *sql, int64_t duration_us, int64_t rows,
+                                  bh_db_status status, void *arg);
 int bh_db_set_observer(bh_plugin_ctx *ctx, bh_db_observer_fn fn, void *arg);
 
 #ifdef __cplusplus

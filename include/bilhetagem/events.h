@@ -38,14 +38,13 @@ typedef int (*bh_event_fn)(bh_unit *unit, const bh_event *ev, void *arg);
 
 /* Subscribe to events of exactly `type` ("payment.captured").  `name`
  * identifies the subscriber within the plugin (deduplication key). */
-int bh_event_subscribe(bh_plugin_ctx *ctx, const char *type, const char *name,
-                       bh_event_fn fn, void *arg);
+int bh_event_subscribe(bh_plugin_ctx *ctx, const char *type, const char *name, bh_event_fn fn,
+                       void *arg);
 
 /* Publish in `unit`.  `data` is stolen (an object; NULL means {}).
  * `subject` may be NULL.  Returns 0, or -1 on invalid arguments.  Any thread
  * that owns `unit`. */
-int bh_event_publish(bh_unit *unit, const char *type, const char *subject,
-                     json_t *data);
+int bh_event_publish(bh_unit *unit, const char *type, const char *subject, json_t *data);
 
 /* Accessors: borrowed for the duration of the subscriber call. */
 const char *bh_event_id(const bh_event *ev);
@@ -68,7 +67,7 @@ const char *bh_unit_id(const bh_unit *unit);
  * consumer's work joins the same trace.  NULL clears it. */
 void bh_unit_set_trace_header(bh_unit *unit, const char *header);
 const char *bh_unit_trace_header(const bh_unit *unit); /* NULL when none */
-const char *bh_event_trace_header(const bh_event *ev);  /* NULL when none */
+const char *bh_event_trace_header(const bh_event *ev); /* NULL when none */
 
 /* ---- transports -----------------------------------------------------------
  * By default the outbox dispatcher hands every committed event to the

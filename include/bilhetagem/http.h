@@ -37,10 +37,10 @@ typedef enum bh_auth_kind {
 } bh_auth_kind;
 
 enum {
-    BH_ROUTE_JSON_BODY = 1u << 0,  /* body must be application/json; the core
+    BH_ROUTE_JSON_BODY = 1u << 0, /* body must be application/json; the core
                                       answers 415 / 400 and the handler reads
                                       bh_req_json() */
-    BH_ROUTE_IDEMPOTENT = 1u << 1  /* Idempotency-Key required (storage) */
+    BH_ROUTE_IDEMPOTENT = 1u << 1 /* Idempotency-Key required (storage) */
 };
 
 /* A handler returns 0 after setting a response, or -1 on an internal error
@@ -49,18 +49,18 @@ enum {
 typedef int (*bh_handler_fn)(bh_request *req, void *arg);
 
 typedef struct bh_route {
-    const char *method;      /* "GET", "POST", "PUT", "PATCH", "DELETE" */
-    const char *path;        /* template: "/orders/{id}"; a parameter is
+    const char *method; /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+    const char *path;   /* template: "/orders/{id}"; a parameter is
                                 [A-Za-z_][A-Za-z0-9_]* and matches one
                                 non-empty segment */
     bh_handler_fn handler;
-    void *arg;               /* handed back to the handler */
+    void *arg; /* handed back to the handler */
     bh_auth_kind auth;
-    const char *auth_value;  /* group or scope for ROLE / SCOPE */
-    unsigned flags;          /* BH_ROUTE_* */
-    const char *rate_class;  /* rate-limit class from the config, NULL =
+    const char *auth_value; /* group or scope for ROLE / SCOPE */
+    unsigned flags;         /* BH_ROUTE_* */
+    const char *rate_class; /* rate-limit class from the config, NULL =
                                 "default", "none" = never limited */
-    const char *openapi;     /* JSON text of the OpenAPI 3.1 Operation
+    const char *openapi;    /* JSON text of the OpenAPI 3.1 Operation
                                 Object (summary, parameters, requestBody,
                                 responses...), or NULL */
 } bh_route;
@@ -88,8 +88,7 @@ typedef enum bh_hook_phase {
 enum { BH_NEXT = 0, BH_DONE = 1 };
 typedef int (*bh_hook_fn)(bh_request *req, void *arg);
 
-int bh_hook_add(bh_plugin_ctx *ctx, bh_hook_phase phase, bh_hook_fn fn,
-                void *arg);
+int bh_hook_add(bh_plugin_ctx *ctx, bh_hook_phase phase, bh_hook_fn fn, void *arg);
 
 /* The authorizer: exactly one plugin may install one.  It runs after the
  * route matched, for every route whose auth is not BH_AUTH_PUBLIC, and
@@ -102,10 +101,10 @@ int bh_authorizer_set(bh_plugin_ctx *ctx, bh_hook_fn fn, void *arg);
 
 /* ---- reading the request ------------------------------------------------- */
 
-const char *bh_req_method(const bh_request *req);  /* "GET" ... */
-const char *bh_req_path(const bh_request *req);    /* decoded path, no query */
-const char *bh_req_id(const bh_request *req);      /* the request id */
-const char *bh_req_client(const bh_request *req);  /* client IP address */
+const char *bh_req_method(const bh_request *req); /* "GET" ... */
+const char *bh_req_path(const bh_request *req);   /* decoded path, no query */
+const char *bh_req_id(const bh_request *req);     /* the request id */
+const char *bh_req_client(const bh_request *req); /* client IP address */
 
 /* Path parameter by template name ("id" for /orders/{id}), percent-decoded,
  * or NULL.  Always valid UTF-8: the core answers 400 to a path or query
@@ -139,16 +138,15 @@ char *bh_req_strdup(bh_request *req, const char *s);
 /* Request-scoped context: plugins attach values under a key they own
  * ("xray.trace").  `free_fn` (may be NULL) runs when the request ends.
  * Setting an existing key replaces (and frees) the old value. */
-void bh_req_set(bh_request *req, const char *key, void *value,
-                void (*free_fn)(void *));
+void bh_req_set(bh_request *req, const char *key, void *value, void (*free_fn)(void *));
 void *bh_req_get(const bh_request *req, const char *key);
 
 /* ---- the principal ------------------------------------------------------- */
 
 typedef struct bh_principal {
-    const char *sub;        /* stable subject id */
-    const char *username;   /* may be NULL */
-    const char *email;      /* may be NULL */
+    const char *sub;           /* stable subject id */
+    const char *username;      /* may be NULL */
+    const char *email;         /* may be NULL */
     const char *const *groups; /* NULL-terminated, may be empty */
     const char *const *scopes; /* NULL-terminated, may be empty */
 } bh_principal;
@@ -170,8 +168,8 @@ int bh_req_owner_or_admin(const bh_request *req, const char *owner_sub);
 /* JSON response; steals the reference to `body`. */
 void bh_resp_json(bh_request *req, int status, json_t *body);
 /* Arbitrary body, copied. */
-void bh_resp_bytes(bh_request *req, int status, const char *content_type,
-                   const void *data, size_t len);
+void bh_resp_bytes(bh_request *req, int status, const char *content_type, const void *data,
+                   size_t len);
 /* Empty body (204, 304...). */
 void bh_resp_empty(bh_request *req, int status);
 /* Add a response header (copied).  Returns -1 on CR/LF in name or value. */
@@ -180,17 +178,15 @@ int bh_resp_header(bh_request *req, const char *name, const char *value);
 /* RFC 9457 problem+json.  `type` is a stable slug documented in
  * docs/api.md ("not-found", "validation"); the core expands it to
  * "https://bilhetagem.dev/problems/<slug>" and sets instance = request id. */
-void bh_resp_problem(bh_request *req, int status, const char *type,
-                     const char *title, const char *detail_fmt, ...)
-    BH_PRINTF(5, 6);
+void bh_resp_problem(bh_request *req, int status, const char *type, const char *title,
+                     const char *detail_fmt, ...) BH_PRINTF(5, 6);
 /* Validation problem (status 400 or 422) with `errors`: a JSON array of
  * {"pointer": "/items/0/quantity", "detail": "..."} objects (stolen). */
-void bh_resp_problem_fields(bh_request *req, int status, const char *title,
-                            json_t *errors);
+void bh_resp_problem_fields(bh_request *req, int status, const char *title, json_t *errors);
 /* Append one {"pointer","detail"} to `errors` (created when *errors is
  * NULL).  A helper for handlers that collect every invalid field. */
-void bh_problem_field(json_t **errors, const char *pointer,
-                      const char *detail_fmt, ...) BH_PRINTF(3, 4);
+void bh_problem_field(json_t **errors, const char *pointer, const char *detail_fmt, ...)
+    BH_PRINTF(3, 4);
 
 /* The status set so far, 0 when none. */
 int bh_resp_status(const bh_request *req);

@@ -54,10 +54,10 @@ extern "C" {
 typedef struct bh_plugin_ctx bh_plugin_ctx;
 
 typedef struct bh_plugin_descriptor {
-    uint32_t abi_version;        /* always BH_ABI_VERSION */
-    const char *name;            /* unique, [a-z0-9_-]{1,32}; matches config */
-    const char *version;         /* the plugin's own version, free form */
-    const char *const *depends;  /* NULL-terminated plugin names, or NULL */
+    uint32_t abi_version;       /* always BH_ABI_VERSION */
+    const char *name;           /* unique, [a-z0-9_-]{1,32}; matches config */
+    const char *version;        /* the plugin's own version, free form */
+    const char *const *depends; /* NULL-terminated plugin names, or NULL */
 
     /* Validate `config` (borrowed; the plugin's own "config" object, {} when
      * absent) and register everything.  Store private data in *state; the
@@ -77,8 +77,7 @@ typedef struct bh_plugin_descriptor {
 
 /* Declare the descriptor in a plugin source file:
  *     BH_PLUGIN(hello_plugin) = { BH_ABI_VERSION, "hello", "1.0", ... };  */
-#define BH_PLUGIN(unused_name) \
-    BH_EXPORT const bh_plugin_descriptor bh_plugin
+#define BH_PLUGIN(unused_name) BH_EXPORT const bh_plugin_descriptor bh_plugin
 
 /* Record why init/start failed.  The core prints it as
  * "plugin NAME: MESSAGE".  The last call wins. */
@@ -92,8 +91,7 @@ const char *bh_plugin_name(const bh_plugin_ctx *ctx);
  * include/bilhetagem/services/NAME.h) under a name; a consumer that lists the
  * provider in `depends` looks it up in its own init.  `iface` must stay valid
  * until the provider's stop.  Returns 0, or -1 if the name is taken. */
-int bh_service_provide(bh_plugin_ctx *ctx, const char *name, uint32_t version,
-                       const void *iface);
+int bh_service_provide(bh_plugin_ctx *ctx, const char *name, uint32_t version, const void *iface);
 
 /* Returns the interface registered under `name` whose version is at least
  * `min_version`, or NULL.  Any thread may call it after startup. */

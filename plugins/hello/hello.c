@@ -13,7 +13,7 @@
 #include <bilhetagem/bilhetagem.h>
 
 typedef struct hello {
-    bh_plugin_ctx *ctx;  /* for log lines from the subscriber */
+    bh_plugin_ctx *ctx; /* for log lines from the subscriber */
     char greeting[65];
     atomic_long greeted; /* written by subscribers on any worker thread */
 } hello;
@@ -82,7 +82,11 @@ static int hello_init(bh_plugin_ctx *ctx, const json_t *config, void **state)
     h->ctx = ctx;
     snprintf(h->greeting, sizeof h->greeting, "%s", g ? json_string_value(g) : "Olá");
     const bh_route routes[] = {
-        {.method = "GET", .path = "/hello/{name}", .handler = greet, .arg = h, .openapi = greet_doc},
+        {.method = "GET",
+         .path = "/hello/{name}",
+         .handler = greet,
+         .arg = h,
+         .openapi = greet_doc},
         {.method = "GET", .path = "/hello", .handler = count, .arg = h, .openapi = count_doc},
     };
     for (size_t i = 0; i < 2; i++) {

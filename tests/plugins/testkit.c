@@ -23,7 +23,7 @@
 
 typedef struct testkit {
     atomic_long pings_delivered;
-    struct tk_db *db; /* NULL without storage */
+    struct tk_db *db;               /* NULL without storage */
     struct tk_transport *transport; /* NULL unless loopback_transport */
 } testkit;
 
@@ -53,8 +53,9 @@ static int item_handler(bh_request *req, void *arg)
 {
     (void)arg;
     const char *id = bh_req_param(req, "id");
-    bh_resp_json(req, 200, json_pack("{s:s, s:s}", "id", id ? id : "mine", "route",
-                                     bh_req_route_template(req)));
+    bh_resp_json(
+        req, 200,
+        json_pack("{s:s, s:s}", "id", id ? id : "mine", "route", bh_req_route_template(req)));
     return 0;
 }
 
@@ -69,7 +70,8 @@ static int publish_handler(bh_request *req, void *arg)
 {
     (void)arg;
     const char *fail = bh_req_query(req, "fail");
-    if (bh_event_publish(bh_req_unit(req), "test.ping", "agg-1", json_pack("{s:s}", "from", "test")) != 0)
+    if (bh_event_publish(bh_req_unit(req), "test.ping", "agg-1",
+                         json_pack("{s:s}", "from", "test")) != 0)
         return -1;
     if (fail) { /* a failed unit: the event must never be delivered */
         bh_resp_problem(req, 409, "conflict", NULL, "told to fail after publishing");
@@ -92,8 +94,9 @@ static int on_ping(bh_unit *unit, const bh_event *ev, void *arg)
 static int events_handler(bh_request *req, void *arg)
 {
     testkit *tk = arg;
-    bh_resp_json(req, 200, json_pack("{s:I}", "pings_delivered",
-                                      (json_int_t)atomic_load(&tk->pings_delivered)));
+    bh_resp_json(
+        req, 200,
+        json_pack("{s:I}", "pings_delivered", (json_int_t)atomic_load(&tk->pings_delivered)));
     return 0;
 }
 
@@ -119,9 +122,10 @@ static int principal_handler(bh_request *req, void *arg)
         json_array_append_new(groups, json_string(p->groups[i]));
     for (size_t i = 0; p->scopes && p->scopes[i]; i++)
         json_array_append_new(scopes, json_string(p->scopes[i]));
-    bh_resp_json(req, 200, json_pack("{s:{s:s, s:s?, s:s?, s:o, s:o}}", "principal", "sub", p->sub,
-                                     "username", p->username, "email", p->email,
-                                     "groups", groups, "scopes", scopes));
+    bh_resp_json(req, 200,
+                 json_pack("{s:{s:s, s:s?, s:s?, s:o, s:o}}", "principal", "sub", p->sub,
+                           "username", p->username, "email", p->email, "groups", groups, "scopes",
+                           scopes));
     return 0;
 }
 
@@ -174,8 +178,12 @@ static int tk_register(bh_plugin_ctx *ctx, const json_t *config, testkit *tk)
     }
     const bh_route routes[] = {
         {.method = "GET", .path = "/test/sleep", .handler = sleep_handler},
-        {.method = "POST", .path = "/test/echo", .handler = echo_handler, .flags = BH_ROUTE_JSON_BODY,
-         .openapi = "{\"summary\":\"Echo a JSON body\",\"responses\":{\"200\":{\"description\":\"The body\"}}}"},
+        {.method = "POST",
+         .path = "/test/echo",
+         .handler = echo_handler,
+         .flags = BH_ROUTE_JSON_BODY,
+         .openapi = "{\"summary\":\"Echo a JSON "
+                    "body\",\"responses\":{\"200\":{\"description\":\"The body\"}}}"},
         {.method = "GET", .path = "/test/items/{id}", .handler = item_handler},
         {.method = "GET", .path = "/test/items/mine", .handler = item_handler},
         {.method = "DELETE", .path = "/test/items/{id}", .handler = item_handler},
@@ -190,18 +198,28 @@ static int tk_register(bh_plugin_ctx *ctx, const json_t *config, testkit *tk)
         if (bh_route_add(ctx, &routes[i]) != 0)
             return -1;
     /* idempotent routes need storage (the core refuses them without) */
-    const bh_route idem = {.method = "POST", .path = "/test/idem", .handler = item_handler,
+    const bh_route idem = {.method = "POST",
+                           .path = "/test/idem",
+                           .handler = item_handler,
                            .flags = BH_ROUTE_IDEMPOTENT};
     if (bh_db_driver_name() && bh_route_add(ctx, &idem) != 0)
         return -1;
     if (json_is_true(want_auth) || json_is_true(want_secured)) {
         const bh_route secured[] = {
-            {.method = "GET", .path = "/test/secure", .handler = whoami_handler,
+            {.method = "GET",
+             .path = "/test/secure",
+             .handler = whoami_handler,
              .auth = BH_AUTH_AUTHENTICATED},
-            {.method = "GET", .path = "/test/admin", .handler = whoami_handler,
-             .auth = BH_AUTH_ROLE, .auth_value = "admin"},
-            {.method = "GET", .path = "/test/scoped", .handler = whoami_handler,
-             .auth = BH_AUTH_SCOPE, .auth_value = "tickets:read"},
+            {.method = "GET",
+             .path = "/test/admin",
+             .handler = whoami_handler,
+             .auth = BH_AUTH_ROLE,
+             .auth_value = "admin"},
+            {.method = "GET",
+             .path = "/test/scoped",
+             .handler = whoami_handler,
+             .auth = BH_AUTH_SCOPE,
+             .auth_value = "tickets:read"},
         };
         for (size_t i = 0; i < sizeof secured / sizeof secured[0]; i++)
             if (bh_route_add(ctx, &secured[i]) != 0)

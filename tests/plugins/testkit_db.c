@@ -40,8 +40,8 @@
 struct tk_db {
     long slow_ms;
     int fail_subscriber;
-    int bad_statement;     /* run a failing statement, then return 0 */
-    char *kill_subject;    /* SIGKILL the process on this subject, or NULL */
+    int bad_statement;  /* run a failing statement, then return 0 */
+    char *kill_subject; /* SIGKILL the process on this subject, or NULL */
     long slow_migration_ms;
     char *counters_sql; /* migration 1, with the optional comment */
     char *slow_sql_pg;  /* migration 5 on PostgreSQL, when slow_migration_ms */
@@ -83,9 +83,12 @@ static int count_handler(bh_request *req, void *arg)
     bh_unit *u = bh_req_unit(req);
     bh_db_value p[] = {BH_DB_S(name)};
     bh_rows *rows = NULL;
-    bh_db_status s = bh_db_query(u, "INSERT INTO testkit_counters (name, value) VALUES ($1, 1)"
-                                    " ON CONFLICT (name) DO UPDATE SET value = testkit_counters.value + 1"
-                                    " RETURNING value", p, 1, &rows);
+    bh_db_status s =
+        bh_db_query(u,
+                    "INSERT INTO testkit_counters (name, value) VALUES ($1, 1)"
+                    " ON CONFLICT (name) DO UPDATE SET value = testkit_counters.value + 1"
+                    " RETURNING value",
+                    p, 1, &rows);
     int64_t value = 0;
     if (s == BH_DB_OK)
         s = bh_rows_int(rows, 0, 0, &value);
@@ -93,8 +96,8 @@ static int count_handler(bh_request *req, void *arg)
         return db_failed(req, s);
     /* what the tracing plugin does for real: the request's trace rides along */
     bh_unit_set_trace_header(u, bh_req_header(req, "X-Amzn-Trace-Id"));
-    if (bh_event_publish(u, "test.counted", name, json_pack("{s:s, s:I}", "name", name, "value",
-                                                            (json_int_t)value)) != 0)
+    if (bh_event_publish(u, "test.counted", name,
+                         json_pack("{s:s, s:I}", "name", name, "value", (json_int_t)value)) != 0)
         return -1;
     if (json_is_true(fail)) { /* after the write and the event: both must vanish */
         bh_resp_problem(req, 422, "told-to-fail", NULL, "told to fail after counting %s", name);
@@ -110,8 +113,8 @@ static int counter_handler(bh_request *req, void *arg)
     const char *name = bh_req_param(req, "name");
     bh_db_value p[] = {BH_DB_S(name)};
     bh_rows *rows = NULL;
-    bh_db_status s = bh_db_query(bh_req_unit(req), "SELECT value FROM testkit_counters WHERE name = $1",
-                                 p, 1, &rows);
+    bh_db_status s = bh_db_query(bh_req_unit(req),
+                                 "SELECT value FROM testkit_counters WHERE name = $1", p, 1, &rows);
     int64_t value = 0;
     if (s == BH_DB_OK && bh_rows_count(rows) == 0) {
         bh_resp_problem(req, 404, "not-found", NULL, "no counter named %s", name);
@@ -129,8 +132,9 @@ static int effects_handler(bh_request *req, void *arg)
 {
     (void)arg;
     bh_rows *rows = NULL;
-    bh_db_status s = bh_db_query(bh_req_unit(req), "SELECT event_id, name, seen, trace"
-                                                   " FROM testkit_effects ORDER BY name, event_id",
+    bh_db_status s = bh_db_query(bh_req_unit(req),
+                                 "SELECT event_id, name, seen, trace"
+                                 " FROM testkit_effects ORDER BY name, event_id",
                                  NULL, 0, &rows);
     if (s != BH_DB_OK)
         return db_failed(req, s);
@@ -158,8 +162,8 @@ static int unique_handler(bh_request *req, void *arg)
     if (!name)
         return 0;
     bh_db_value p[] = {BH_DB_S(name)};
-    bh_db_status s = bh_db_exec(bh_req_unit(req), "INSERT INTO testkit_names (name) VALUES ($1)",
-                                p, 1, NULL);
+    bh_db_status s =
+        bh_db_exec(bh_req_unit(req), "INSERT INTO testkit_names (name) VALUES ($1)", p, 1, NULL);
     if (s == BH_DB_CONSTRAINT) {
         bh_resp_problem(req, 409, "conflict", NULL, "the name %s is taken", name);
         return 0;
@@ -191,10 +195,13 @@ static int on_counted(bh_unit *unit, const bh_event *ev, void *arg)
     bh_db_value p[] = {BH_DB_S(bh_event_id(ev)), BH_DB_S(name ? name : ""),
                        BH_DB_S(bh_unit_trace_header(unit))};
     /* A second delivery that got past the inbox would show as seen = 2. */
-    return bh_db_exec(unit, "INSERT INTO testkit_effects (event_id, name, seen, trace)"
-                            " VALUES ($1, $2, 1, $3) ON CONFLICT (event_id)"
-                            " DO UPDATE SET seen = testkit_effects.seen + 1",
-                      p, 3, NULL) == BH_DB_OK ? 0 : -1;
+    return bh_db_exec(unit,
+                      "INSERT INTO testkit_effects (event_id, name, seen, trace)"
+                      " VALUES ($1, $2, 1, $3) ON CONFLICT (event_id)"
+                      " DO UPDATE SET seen = testkit_effects.seen + 1",
+                      p, 3, NULL) == BH_DB_OK
+               ? 0
+               : -1;
 }
 
 /* ---- registration ---------------------------------------------------------- */
@@ -218,7 +225,8 @@ static int read_config(bh_plugin_ctx *ctx, const json_t *config, struct tk_db *d
         return -1;
     }
     if ((fail && !json_is_boolean(fail)) || (bad && !json_is_boolean(bad))) {
-        bh_plugin_error(ctx, "config.fail_subscriber and bad_statement_subscriber must be booleans");
+        bh_plugin_error(ctx,
+                        "config.fail_subscriber and bad_statement_subscriber must be booleans");
         return -1;
     }
     if (kill_on && !json_is_string(kill_on)) {
@@ -264,17 +272,22 @@ static int add_routes(bh_plugin_ctx *ctx, struct tk_db *db)
         {1, "create_counters", db->counters_sql, NULL},
         {2, "create_effects",
          "CREATE TABLE testkit_effects (event_id TEXT PRIMARY KEY, name TEXT NOT NULL,"
-         " seen BIGINT NOT NULL);", NULL},
+         " seen BIGINT NOT NULL);",
+         NULL},
         {3, "create_names", "CREATE TABLE testkit_names (name TEXT NOT NULL UNIQUE);", NULL},
         {4, "effects_trace", "ALTER TABLE testkit_effects ADD COLUMN trace TEXT;", NULL},
         {5, "slow", "SELECT 1;", db->slow_sql_pg}, /* only with slow_migration_ms */
     };
     const bh_route routes[] = {
-        {.method = "POST", .path = "/test/db/counters", .handler = count_handler,
+        {.method = "POST",
+         .path = "/test/db/counters",
+         .handler = count_handler,
          .flags = BH_ROUTE_JSON_BODY | BH_ROUTE_IDEMPOTENT},
         {.method = "GET", .path = "/test/db/counters/{name}", .handler = counter_handler},
         {.method = "GET", .path = "/test/db/effects", .handler = effects_handler},
-        {.method = "POST", .path = "/test/db/unique", .handler = unique_handler,
+        {.method = "POST",
+         .path = "/test/db/unique",
+         .handler = unique_handler,
          .flags = BH_ROUTE_JSON_BODY},
     };
     size_t nmigrations = sizeof migrations / sizeof migrations[0] - (db->slow_sql_pg ? 0 : 1);

@@ -102,9 +102,10 @@ static void *consumer(void *arg)
 static int stats_handler(bh_request *req, void *arg)
 {
     struct tk_transport *t = arg;
-    bh_resp_json(req, 200, json_pack("{s:I, s:I, s:I}", "sent", (json_int_t)atomic_load(&t->sent),
-                                     "received", (json_int_t)atomic_load(&t->received),
-                                     "failed", (json_int_t)atomic_load(&t->failed)));
+    bh_resp_json(req, 200,
+                 json_pack("{s:I, s:I, s:I}", "sent", (json_int_t)atomic_load(&t->sent), "received",
+                           (json_int_t)atomic_load(&t->received), "failed",
+                           (json_int_t)atomic_load(&t->failed)));
     return 0;
 }
 
@@ -134,7 +135,8 @@ int tk_transport_register(bh_plugin_ctx *ctx, const json_t *config, struct tk_tr
     t->tail = &t->head;
     *out = t;
     bh_event_transport tr = {.name = "testkit-loopback", .send = loopback_send, .arg = t};
-    bh_route stats = {.method = "GET", .path = "/test/transport", .handler = stats_handler, .arg = t};
+    bh_route stats = {
+        .method = "GET", .path = "/test/transport", .handler = stats_handler, .arg = t};
     if (bh_event_transport_set(ctx, &tr) != 0 || bh_route_add(ctx, &stats) != 0)
         return -1;
     if (pthread_create(&t->thread, NULL, consumer, t) != 0) {

@@ -25,35 +25,35 @@ static bh_config *parse(const char *text, char *err)
 }
 
 /* Assert that `text` is rejected with exactly the message `want`. */
-#define EXPECT_ERROR(text, want)                                              \
-    do {                                                                      \
-        char err_[BH_CONFIG_ERR_MAX] = "";                                    \
-        bh_config *cfg_ = parse((text), err_);                                \
-        CU_ASSERT_PTR_NULL(cfg_);                                             \
-        bh_config_free(cfg_);                                                 \
-        CU_ASSERT_STRING_EQUAL(err_, (want));                                 \
-        if (strcmp(err_, (want)) != 0)                                        \
-            fprintf(stderr, "\n    got:  %s\n    want: %s\n", err_, (want));  \
+#define EXPECT_ERROR(text, want)                                                                   \
+    do {                                                                                           \
+        char err_[BH_CONFIG_ERR_MAX] = "";                                                         \
+        bh_config *cfg_ = parse((text), err_);                                                     \
+        CU_ASSERT_PTR_NULL(cfg_);                                                                  \
+        bh_config_free(cfg_);                                                                      \
+        CU_ASSERT_STRING_EQUAL(err_, (want));                                                      \
+        if (strcmp(err_, (want)) != 0)                                                             \
+            fprintf(stderr, "\n    got:  %s\n    want: %s\n", err_, (want));                       \
     } while (0)
 
 /* Assert that bh_config_interpolate turns `in` into `want`. */
-#define EXPECT_INTERP(in, want)                                               \
-    do {                                                                      \
-        char err_[BH_CONFIG_ERR_MAX] = "";                                    \
-        char *out_ = bh_config_interpolate((in), err_, sizeof err_);          \
-        CU_ASSERT_PTR_NOT_NULL_FATAL(out_);                                   \
-        CU_ASSERT_STRING_EQUAL(out_, (want));                                 \
-        free(out_);                                                           \
+#define EXPECT_INTERP(in, want)                                                                    \
+    do {                                                                                           \
+        char err_[BH_CONFIG_ERR_MAX] = "";                                                         \
+        char *out_ = bh_config_interpolate((in), err_, sizeof err_);                               \
+        CU_ASSERT_PTR_NOT_NULL_FATAL(out_);                                                        \
+        CU_ASSERT_STRING_EQUAL(out_, (want));                                                      \
+        free(out_);                                                                                \
     } while (0)
 
 /* Assert that bh_config_interpolate rejects `in` with message `want`. */
-#define EXPECT_INTERP_ERROR(in, want)                                         \
-    do {                                                                      \
-        char err_[BH_CONFIG_ERR_MAX] = "";                                    \
-        char *out_ = bh_config_interpolate((in), err_, sizeof err_);          \
-        CU_ASSERT_PTR_NULL(out_);                                             \
-        free(out_);                                                           \
-        CU_ASSERT_STRING_EQUAL(err_, (want));                                 \
+#define EXPECT_INTERP_ERROR(in, want)                                                              \
+    do {                                                                                           \
+        char err_[BH_CONFIG_ERR_MAX] = "";                                                         \
+        char *out_ = bh_config_interpolate((in), err_, sizeof err_);                               \
+        CU_ASSERT_PTR_NULL(out_);                                                                  \
+        free(out_);                                                                                \
+        CU_ASSERT_STRING_EQUAL(err_, (want));                                                      \
     } while (0)
 
 /* ---- defaults and values --------------------------------------------- */
@@ -120,15 +120,15 @@ static void test_server_keys(void)
 static void test_log_rate_limit_dirs(void)
 {
     char err[BH_CONFIG_ERR_MAX] = "";
-    bh_config *cfg = parse(
-        "{\"log\": {\"level\": \"warn\", \"file\": \"/var/log/bh.log\",\n"
-        "          \"access_log\": false},\n"
-        " \"rate_limit\": {\"enabled\": false, \"max_clients\": 16,\n"
-        "   \"classes\": {\"$comment\": \"per route\",\n"
-        "                 \"login\": {\"rate_per_sec\": 0.5, \"burst\": 3},\n"
-        "                 \"default\": {\"rate_per_sec\": 10, \"burst\": 1.5}}},\n"
-        " \"plugin_dir\": \"/usr/lib/bh\", \"data_dir\": \"/srv/bh\"}",
-        err);
+    bh_config *cfg =
+        parse("{\"log\": {\"level\": \"warn\", \"file\": \"/var/log/bh.log\",\n"
+              "          \"access_log\": false},\n"
+              " \"rate_limit\": {\"enabled\": false, \"max_clients\": 16,\n"
+              "   \"classes\": {\"$comment\": \"per route\",\n"
+              "                 \"login\": {\"rate_per_sec\": 0.5, \"burst\": 3},\n"
+              "                 \"default\": {\"rate_per_sec\": 10, \"burst\": 1.5}}},\n"
+              " \"plugin_dir\": \"/usr/lib/bh\", \"data_dir\": \"/srv/bh\"}",
+              err);
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
     CU_ASSERT_STRING_EQUAL(cfg->log_level, "warn");
@@ -155,14 +155,13 @@ static void test_log_rate_limit_dirs(void)
 
 static void test_listen_shapes(void)
 {
-    static const char *const good[] = {
-        "0.0.0.0:80", "127.0.0.1:0", "[::1]:8080", "[::]:65535",
-        "localhost:8080", "api-1.example.com:443", "my_service:80"};
+    static const char *const good[] = {"0.0.0.0:80",   "127.0.0.1:0",    "[::1]:8080",
+                                       "[::]:65535",   "localhost:8080", "api-1.example.com:443",
+                                       "my_service:80"};
     static const char *const bad[] = {
-        "8080", "localhost", "localhost:", ":8080", "host:65536",
-        "host:-1", "host:80x", "host:123456", "::1:80", "[::1:80",
-        "[zz]:80", "[]:80", "a b:80", "999.1.1.1:80", "1.2.3:80",
-        "-host:80", "host..name:80"};
+        "8080",     "localhost",    "localhost:", ":8080",    "host:65536",   "host:-1",
+        "host:80x", "host:123456",  "::1:80",     "[::1:80",  "[zz]:80",      "[]:80",
+        "a b:80",   "999.1.1.1:80", "1.2.3:80",   "-host:80", "host..name:80"};
     char text[256], err[BH_CONFIG_ERR_MAX];
 
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
@@ -222,8 +221,7 @@ static void test_interpolate_function(void)
     EXPECT_INTERP("a lone $ and $x stay", "a lone $ and $x stay");
     EXPECT_INTERP("end$", "end$");
 
-    EXPECT_INTERP_ERROR("${BH_TEST_UNSET}",
-                        "environment variable BH_TEST_UNSET is not set");
+    EXPECT_INTERP_ERROR("${BH_TEST_UNSET}", "environment variable BH_TEST_UNSET is not set");
     EXPECT_INTERP_ERROR("key=${BH_TEST_A", "unterminated \"${\" (missing \"}\")");
     EXPECT_INTERP_ERROR("${", "unterminated \"${\" (missing \"}\")");
     EXPECT_INTERP_ERROR("${}", "invalid variable name in \"${}\"");
@@ -253,8 +251,7 @@ static void test_interpolate_core_strings(void)
     bh_config_free(cfg);
 
     /* Set but empty is still set for ${VAR}: the value becomes "". */
-    EXPECT_ERROR("{\n\"data_dir\": \"${BH_TEST_EMPTY}\"}",
-                 "t.json:2: data_dir: must not be empty");
+    EXPECT_ERROR("{\n\"data_dir\": \"${BH_TEST_EMPTY}\"}", "t.json:2: data_dir: must not be empty");
 }
 
 static void test_interpolate_unset_error(void)
@@ -298,22 +295,17 @@ static void test_interpolate_plugin_config(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
     CU_ASSERT_EQUAL_FATAL(cfg->n_plugins, 1);
     c = cfg->plugins[0].config;
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(c, "db"), "password")),
+                           "s3cr3t");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(c, "db"), "port")), 5432);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(json_object_get(c, "list"), 0)),
+                           "alpha");
     CU_ASSERT_STRING_EQUAL(
-        json_string_value(json_object_get(json_object_get(c, "db"), "password")),
-        "s3cr3t");
-    CU_ASSERT_EQUAL(
-        json_integer_value(json_object_get(json_object_get(c, "db"), "port")),
-        5432);
-    CU_ASSERT_STRING_EQUAL(
-        json_string_value(json_array_get(json_object_get(c, "list"), 0)), "alpha");
-    CU_ASSERT_STRING_EQUAL(
-        json_string_value(json_array_get(
-            json_array_get(json_object_get(c, "list"), 1), 0)),
+        json_string_value(json_array_get(json_array_get(json_object_get(c, "list"), 1), 0)),
         "${BH_TEST_A}");
     CU_ASSERT_PTR_NOT_NULL(json_object_get(c, "${BH_TEST_A}"));
-    CU_ASSERT_STRING_EQUAL(
-        json_string_value(json_object_get(c, "$comment")),
-        "${BH_TEST_UNSET} is not expanded here");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(c, "$comment")),
+                           "${BH_TEST_UNSET} is not expanded here");
     bh_config_free(cfg);
 }
 
@@ -392,9 +384,10 @@ static void test_wrong_types(void)
                  "\"warn\", \"error\"");
     EXPECT_ERROR("{\"rate_limit\": {\n\"classes\": []}}",
                  "t.json:2: rate_limit.classes: expected an object, got an array");
-    EXPECT_ERROR("{\"rate_limit\": {\"classes\": {\n\"api\": {\"rate_per_sec\": \"5\", \"burst\": 1}}}}",
-                 "t.json:2: rate_limit.classes.api.rate_per_sec: expected a "
-                 "number, got a string");
+    EXPECT_ERROR(
+        "{\"rate_limit\": {\"classes\": {\n\"api\": {\"rate_per_sec\": \"5\", \"burst\": 1}}}}",
+        "t.json:2: rate_limit.classes.api.rate_per_sec: expected a "
+        "number, got a string");
     EXPECT_ERROR("{\"rate_limit\": {\"classes\": {\n\"api\": 5}}}",
                  "t.json:2: rate_limit.classes.api: expected an object, got an integer");
     EXPECT_ERROR("{\n\"plugins\": {}}", "t.json:2: plugins: expected an array, got an object");
@@ -430,13 +423,15 @@ static void test_out_of_range(void)
                  "t.json:2: rate_limit.max_clients: must be between 16 and 10000000");
     EXPECT_ERROR("{\"rate_limit\": {\"classes\": {\"api\":\n{\"rate_per_sec\": 0, \"burst\": 5}}}}",
                  "t.json:2: rate_limit.classes.api.rate_per_sec: must be greater than 0");
-    EXPECT_ERROR("{\"rate_limit\": {\"classes\": {\"api\":\n{\"rate_per_sec\": 1, \"burst\": 0.5}}}}",
-                 "t.json:2: rate_limit.classes.api.burst: must be at least 1");
+    EXPECT_ERROR(
+        "{\"rate_limit\": {\"classes\": {\"api\":\n{\"rate_per_sec\": 1, \"burst\": 0.5}}}}",
+        "t.json:2: rate_limit.classes.api.burst: must be at least 1");
     EXPECT_ERROR("{\"rate_limit\": {\"classes\": {\n\"api\": {\"burst\": 5}}}}",
                  "t.json:2: rate_limit.classes.api: missing required key \"rate_per_sec\"");
-    EXPECT_ERROR("{\"rate_limit\": {\"classes\": {\n\"API\": {\"rate_per_sec\": 1, \"burst\": 1}}}}",
-                 "t.json:2: rate_limit.classes.API: invalid class name "
-                 "(expected [a-z0-9_-]{1,32})");
+    EXPECT_ERROR(
+        "{\"rate_limit\": {\"classes\": {\n\"API\": {\"rate_per_sec\": 1, \"burst\": 1}}}}",
+        "t.json:2: rate_limit.classes.API: invalid class name "
+        "(expected [a-z0-9_-]{1,32})");
 }
 
 static void test_nul_rejected(void)
@@ -572,24 +567,23 @@ static void test_load_missing_file(void)
 
 /* ---- bh_json_path_line ------------------------------------------------ */
 
-static const char doc[] =
-    "{\n"                                         /* 1 */
-    "  \"a\": {\n"                                /* 2 */
-    "    \"b\": [10,\n"                           /* 3 */
-    "          {\"c\": \"x\"},\n"                 /* 4 */
-    "          [1, [2,\n"                         /* 5 */
-    "                3]]],\n"                     /* 6 */
-    "    \"s\": \"tricky \\\" } ] , : \\\\\",\n"  /* 7 */
-    "    \"q\\\"k\": 1,\n"                        /* 8 */
-    "    \"\\u00e9t\\u00E9\": 2,\n"               /* 9 */
-    "    \"\\ud83d\\ude00\":\n"                   /* 10 */
-    "      3\n"                                   /* 11 */
-    "  },\n"                                      /* 12 */
-    "  \"z\": {}, \"e\": [],\n"                   /* 13 */
-    "  \"last\":\n"                               /* 14 */
-    "\n"                                          /* 15 */
-    "  null\n"                                    /* 16 */
-    "}\n";
+static const char doc[] = "{\n"                                        /* 1 */
+                          "  \"a\": {\n"                               /* 2 */
+                          "    \"b\": [10,\n"                          /* 3 */
+                          "          {\"c\": \"x\"},\n"                /* 4 */
+                          "          [1, [2,\n"                        /* 5 */
+                          "                3]]],\n"                    /* 6 */
+                          "    \"s\": \"tricky \\\" } ] , : \\\\\",\n" /* 7 */
+                          "    \"q\\\"k\": 1,\n"                       /* 8 */
+                          "    \"\\u00e9t\\u00E9\": 2,\n"              /* 9 */
+                          "    \"\\ud83d\\ude00\":\n"                  /* 10 */
+                          "      3\n"                                  /* 11 */
+                          "  },\n"                                     /* 12 */
+                          "  \"z\": {}, \"e\": [],\n"                  /* 13 */
+                          "  \"last\":\n"                              /* 14 */
+                          "\n"                                         /* 15 */
+                          "  null\n"                                   /* 16 */
+                          "}\n";
 
 static void test_path_line_found(void)
 {
@@ -617,9 +611,9 @@ static void test_path_line_not_found(void)
     CU_ASSERT_EQUAL(bh_json_path_line(doc, "nope"), 0);
     CU_ASSERT_EQUAL(bh_json_path_line(doc, "a.b[3]"), 0);
     CU_ASSERT_EQUAL(bh_json_path_line(doc, "a.b[1].d"), 0);
-    CU_ASSERT_EQUAL(bh_json_path_line(doc, "a[0]"), 0);   /* object, not array */
-    CU_ASSERT_EQUAL(bh_json_path_line(doc, "a.b.c"), 0);  /* array, not object */
-    CU_ASSERT_EQUAL(bh_json_path_line(doc, "a.s.x"), 0);  /* a string */
+    CU_ASSERT_EQUAL(bh_json_path_line(doc, "a[0]"), 0);  /* object, not array */
+    CU_ASSERT_EQUAL(bh_json_path_line(doc, "a.b.c"), 0); /* array, not object */
+    CU_ASSERT_EQUAL(bh_json_path_line(doc, "a.s.x"), 0); /* a string */
     CU_ASSERT_EQUAL(bh_json_path_line(doc, "z.x"), 0);
     CU_ASSERT_EQUAL(bh_json_path_line(doc, "e[0]"), 0);
     CU_ASSERT_EQUAL(bh_json_path_line(doc, "tricky"), 0); /* text inside a string */
@@ -637,18 +631,34 @@ static void test_path_line_malformed(void)
         const char *text, *path;
         int want;
     } cases[] = {
-        {"", "", 0}, {"   ", "", 0}, {"", "a", 0}, {"{", "a", 0},
-        {"[", "[0]", 0}, {"{\"a\"", "a", 0}, {"{\"a\":", "a", 0},
-        {"{\"a\": ", "a", 0}, {"{\"a\\", "a", 0}, {"{\"a\\u00", "a", 0},
-        {"{\"a\\ud83d\\u", "a", 0}, {"{\"a\": \"unterminated", "a.b", 0},
-        {"{\"x\": \"unterminated", "a", 0}, {"[1,2", "[2]", 0},
-        {"[1,", "[1]", 0}, {"}}}]]]", "a", 0}, {"{\"a\" 1}", "a", 0},
-        {"{\"a\": 1 \"b\": 2}", "b", 0}, {"{,}", "a", 0}, {"[,,,]", "[2]", 0},
-        {"\"\\", "[0]", 0}, {"{\"\\ud800\": 1}", "\xed\xa0\x80", 0},
-        {"{\"\\udc00\": 1}", "\xed\xb0\x80", 0}, {"{\"\\x\": 1}", "x", 0},
+        {"", "", 0},
+        {"   ", "", 0},
+        {"", "a", 0},
+        {"{", "a", 0},
+        {"[", "[0]", 0},
+        {"{\"a\"", "a", 0},
+        {"{\"a\":", "a", 0},
+        {"{\"a\": ", "a", 0},
+        {"{\"a\\", "a", 0},
+        {"{\"a\\u00", "a", 0},
+        {"{\"a\\ud83d\\u", "a", 0},
+        {"{\"a\": \"unterminated", "a.b", 0},
+        {"{\"x\": \"unterminated", "a", 0},
+        {"[1,2", "[2]", 0},
+        {"[1,", "[1]", 0},
+        {"}}}]]]", "a", 0},
+        {"{\"a\" 1}", "a", 0},
+        {"{\"a\": 1 \"b\": 2}", "b", 0},
+        {"{,}", "a", 0},
+        {"[,,,]", "[2]", 0},
+        {"\"\\", "[0]", 0},
+        {"{\"\\ud800\": 1}", "\xed\xa0\x80", 0},
+        {"{\"\\udc00\": 1}", "\xed\xb0\x80", 0},
+        {"{\"\\x\": 1}", "x", 0},
         {"[[[[[[[[[[[[[[[[[[[[", "[0][1]", 0},
         /* Whatever is well formed up to the value is still found. */
-        {"[1,2", "[0]", 1}, {"{\"a\": 1 \"b\": 2}", "a", 1},
+        {"[1,2", "[0]", 1},
+        {"{\"a\": 1 \"b\": 2}", "a", 1},
         {"{\"a\": {\"b\":\n[", "a.b", 2},
         {"[[[[[[[[[[[[[[[[[[[[", "[0][0][0][0][0]", 1},
     };

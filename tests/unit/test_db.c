@@ -26,16 +26,17 @@
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 /* Parameters for a statement: ARGS(BH_DB_I(1), BH_DB_S("x")) or NOARGS. */
-#define ARGS(...) ((const bh_db_value[]){__VA_ARGS__}), \
-    (sizeof((const bh_db_value[]){__VA_ARGS__}) / sizeof(bh_db_value))
+#define ARGS(...)                                                                                  \
+    ((const bh_db_value[]){__VA_ARGS__}),                                                          \
+        (sizeof((const bh_db_value[]){__VA_ARGS__}) / sizeof(bh_db_value))
 #define NOARGS NULL, 0
 
 typedef struct fixture {
     const char *name;
     const bh_db_driver *drv;
     bh_storage_conf cfg;
-    const char *id_type;      /* DDL of an auto-assigned BIGINT primary key */
-    const char *readonly_on;  /* make the session refuse writes */
+    const char *id_type;     /* DDL of an auto-assigned BIGINT primary key */
+    const char *readonly_on; /* make the session refuse writes */
     const char *readonly_off;
 } fixture;
 
@@ -44,7 +45,7 @@ static fixture *fx;
 static fixture sqlite_fx = {
     .name = "sqlite",
     .drv = &bh_db_sqlite,
-    .cfg = {.busy_timeout_ms = 5000},  /* what the config defaults to */
+    .cfg = {.busy_timeout_ms = 5000}, /* what the config defaults to */
     .id_type = "INTEGER PRIMARY KEY",
     .readonly_on = "PRAGMA query_only = 1",
     .readonly_off = "PRAGMA query_only = 0",
@@ -88,8 +89,8 @@ static void t_close(tconn *t)
     t->c = NULL;
 }
 
-static bh_db_status t_run(tconn *t, const char *sql, const bh_db_value *p, size_t n,
-                          bh_rows **rows, int64_t *affected)
+static bh_db_status t_run(tconn *t, const char *sql, const bh_db_value *p, size_t n, bh_rows **rows,
+                          int64_t *affected)
 {
     t->err[0] = '\0';
     return fx->drv->run(t->c, sql, p, n, rows, affected, t->err, sizeof t->err);
@@ -161,7 +162,8 @@ static void make_items(tconn *t)
     snprintf(sql, sizeof sql,
              "DROP TABLE IF EXISTS child; DROP TABLE IF EXISTS items;"
              "CREATE TABLE items (id %s, sku TEXT NOT NULL UNIQUE, name TEXT,"
-             " stock BIGINT NOT NULL)", fx->id_type);
+             " stock BIGINT NOT NULL)",
+             fx->id_type);
     t_script(t, sql);
 }
 
@@ -189,13 +191,13 @@ static void test_rows_builder(void)
 
     CU_ASSERT_EQUAL(bh_rows_add(r), 0);
     bh_rows_set_int(r, 0, 0, -42);
-    bh_rows_set_text(r, 0, 1, "abcdef", 3);  /* len, not NUL, bounds the copy */
+    bh_rows_set_text(r, 0, 1, "abcdef", 3); /* len, not NUL, bounds the copy */
     CU_ASSERT_EQUAL(bh_rows_add(r), 1);
     bh_rows_set_text(r, 1, 0, "gone", 4);
-    bh_rows_set_int(r, 1, 0, 7);             /* replaces (and frees) the text */
+    bh_rows_set_int(r, 1, 0, 7); /* replaces (and frees) the text */
     bh_rows_set_text(r, 1, 1, "x", 1);
-    bh_rows_set_text(r, 1, 1, NULL, 0);      /* back to NULL */
-    bh_rows_set_int(r, 5, 0, 1);             /* out of range: ignored */
+    bh_rows_set_text(r, 1, 1, NULL, 0); /* back to NULL */
+    bh_rows_set_int(r, 5, 0, 1);        /* out of range: ignored */
     bh_rows_set_text(r, 0, 3, "y", 1);
     CU_ASSERT_EQUAL(bh_rows_count(r), 2);
     CU_ASSERT_EQUAL(bh_rows_columns(r), 3);
@@ -207,7 +209,7 @@ static void test_rows_builder(void)
     CU_ASSERT_TRUE(bh_rows_is_null(r, 1, 1));
     CU_ASSERT_TRUE(bh_rows_is_null(r, 0, 2));
     CU_ASSERT_FALSE(bh_rows_is_null(r, 0, 1));
-    for (i = 0; i < 1000; i++)  /* growth keeps earlier rows */
+    for (i = 0; i < 1000; i++) /* growth keeps earlier rows */
         bh_rows_set_int(r, bh_rows_add(r), 2, (int64_t)i);
     CU_ASSERT_EQUAL(bh_rows_count(r), 1002);
     CU_ASSERT_EQUAL(bh_rows_int(r, 1001, 2, &v), BH_DB_OK);
@@ -223,16 +225,16 @@ static void test_rows_type_errors(void)
 
     bh_rows_add(r);
     bh_rows_set_text(r, 0, 0, "12", 2);
-    CU_ASSERT_EQUAL(bh_rows_int(r, 0, 0, &v), BH_DB_ERROR);  /* text is not an int */
-    CU_ASSERT_EQUAL(bh_rows_int(r, 0, 1, &v), BH_DB_ERROR);  /* NULL is not 0 */
-    CU_ASSERT_EQUAL(bh_rows_int(r, 1, 0, &v), BH_DB_ERROR);  /* no such row */
-    CU_ASSERT_EQUAL(bh_rows_int(r, 0, 2, &v), BH_DB_ERROR);  /* no such column */
-    CU_ASSERT_EQUAL(v, 99);                                  /* untouched on error */
+    CU_ASSERT_EQUAL(bh_rows_int(r, 0, 0, &v), BH_DB_ERROR); /* text is not an int */
+    CU_ASSERT_EQUAL(bh_rows_int(r, 0, 1, &v), BH_DB_ERROR); /* NULL is not 0 */
+    CU_ASSERT_EQUAL(bh_rows_int(r, 1, 0, &v), BH_DB_ERROR); /* no such row */
+    CU_ASSERT_EQUAL(bh_rows_int(r, 0, 2, &v), BH_DB_ERROR); /* no such column */
+    CU_ASSERT_EQUAL(v, 99);                                 /* untouched on error */
     CU_ASSERT_PTR_NULL(bh_rows_text(r, 0, 1));
     CU_ASSERT_PTR_NULL(bh_rows_text(r, 1, 0));
     CU_ASSERT_TRUE(bh_rows_is_null(r, 0, 7));
     bh_rows_set_int(r, 0, 1, 5);
-    CU_ASSERT_PTR_NULL(bh_rows_text(r, 0, 1));               /* int is not text */
+    CU_ASSERT_PTR_NULL(bh_rows_text(r, 0, 1)); /* int is not text */
     CU_ASSERT_EQUAL(bh_rows_int(r, 0, 1, NULL), BH_DB_OK);
     bh_rows_free(r);
     /* NULL rows and rows without columns */
@@ -256,15 +258,31 @@ static void test_sqlstate(void)
         const char *state;
         bh_db_status want;
     } cases[] = {
-        {"23505", BH_DB_CONSTRAINT}, {"23503", BH_DB_CONSTRAINT}, {"23502", BH_DB_CONSTRAINT},
-        {"23514", BH_DB_CONSTRAINT}, {"40001", BH_DB_RETRY},      {"40P01", BH_DB_RETRY},
-        {"08006", BH_DB_UNAVAILABLE}, {"08001", BH_DB_UNAVAILABLE}, {"57P01", BH_DB_UNAVAILABLE},
-        {"57P02", BH_DB_UNAVAILABLE}, {"57P03", BH_DB_UNAVAILABLE}, {"53100", BH_DB_UNAVAILABLE},
-        {"53300", BH_DB_UNAVAILABLE}, {"25006", BH_DB_UNAVAILABLE}, {"57014", BH_DB_UNAVAILABLE},
-        {"08P01", BH_DB_ERROR},  /* parameter count mismatch, see db_rows.c */
-        {"42601", BH_DB_ERROR},  {"42P01", BH_DB_ERROR},  {"22P02", BH_DB_ERROR},
-        {"40002", BH_DB_ERROR},  {"25P02", BH_DB_ERROR},  {"57000", BH_DB_ERROR},
-        {"", BH_DB_ERROR},       {"2350", BH_DB_ERROR},   {"235050", BH_DB_ERROR},
+        {"23505", BH_DB_CONSTRAINT},
+        {"23503", BH_DB_CONSTRAINT},
+        {"23502", BH_DB_CONSTRAINT},
+        {"23514", BH_DB_CONSTRAINT},
+        {"40001", BH_DB_RETRY},
+        {"40P01", BH_DB_RETRY},
+        {"08006", BH_DB_UNAVAILABLE},
+        {"08001", BH_DB_UNAVAILABLE},
+        {"57P01", BH_DB_UNAVAILABLE},
+        {"57P02", BH_DB_UNAVAILABLE},
+        {"57P03", BH_DB_UNAVAILABLE},
+        {"53100", BH_DB_UNAVAILABLE},
+        {"53300", BH_DB_UNAVAILABLE},
+        {"25006", BH_DB_UNAVAILABLE},
+        {"57014", BH_DB_UNAVAILABLE},
+        {"08P01", BH_DB_ERROR}, /* parameter count mismatch, see db_rows.c */
+        {"42601", BH_DB_ERROR},
+        {"42P01", BH_DB_ERROR},
+        {"22P02", BH_DB_ERROR},
+        {"40002", BH_DB_ERROR},
+        {"25P02", BH_DB_ERROR},
+        {"57000", BH_DB_ERROR},
+        {"", BH_DB_ERROR},
+        {"2350", BH_DB_ERROR},
+        {"235050", BH_DB_ERROR},
     };
     size_t i;
 
@@ -305,7 +323,7 @@ static void test_sqlite_open_errors(void)
     cfg.path = NULL;
     CU_ASSERT_PTR_NULL(bh_db_sqlite.open(&cfg, err, sizeof err));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "storage.path"));
-    cfg.path = (char *)":memory:";  /* no WAL for an in-memory database */
+    cfg.path = (char *)":memory:"; /* no WAL for an in-memory database */
     CU_ASSERT_PTR_NULL(bh_db_sqlite.open(&cfg, err, sizeof err));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "wal"));
     cfg.synchronous = (char *)"off";
@@ -354,9 +372,11 @@ static void test_insert_returning(void)
     t_open(&t);
     make_items(&t);
     CU_ASSERT_EQUAL(insert_item(&t, "a1", "Widget", 7), 1);
-    CU_ASSERT_EQUAL(t_run(&t, "INSERT INTO items (sku, name, stock) VALUES ($1, $2, $3)"
-                              " RETURNING id, sku",
-                          ARGS(BH_DB_S("a2"), BH_DB_N, BH_DB_I(0)), &rows, &affected), BH_DB_OK);
+    CU_ASSERT_EQUAL(t_run(&t,
+                          "INSERT INTO items (sku, name, stock) VALUES ($1, $2, $3)"
+                          " RETURNING id, sku",
+                          ARGS(BH_DB_S("a2"), BH_DB_N, BH_DB_I(0)), &rows, &affected),
+                    BH_DB_OK);
     CU_ASSERT_EQUAL(affected, 1);
     CU_ASSERT_EQUAL(bh_rows_count(rows), 1);
     CU_ASSERT_EQUAL(bh_rows_columns(rows), 2);
@@ -382,15 +402,15 @@ static void test_typed_reads(void)
     CU_ASSERT_EQUAL(bh_rows_int(rows, 0, 3, &v), BH_DB_OK);
     CU_ASSERT_EQUAL(v, 7);
     CU_ASSERT_STRING_EQUAL(bh_rows_text(rows, 0, 2), "Widget");
-    CU_ASSERT_EQUAL(bh_rows_int(rows, 0, 1, &v), BH_DB_ERROR);  /* text */
-    CU_ASSERT_PTR_NULL(bh_rows_text(rows, 0, 3));               /* integer */
+    CU_ASSERT_EQUAL(bh_rows_int(rows, 0, 1, &v), BH_DB_ERROR); /* text */
+    CU_ASSERT_PTR_NULL(bh_rows_text(rows, 0, 3));              /* integer */
     CU_ASSERT_TRUE(bh_rows_is_null(rows, 1, 2));
-    CU_ASSERT_EQUAL(bh_rows_int(rows, 1, 2, &v), BH_DB_ERROR);  /* NULL */
+    CU_ASSERT_EQUAL(bh_rows_int(rows, 1, 2, &v), BH_DB_ERROR); /* NULL */
     CU_ASSERT_PTR_NULL(bh_rows_text(rows, 1, 2));
-    CU_ASSERT_EQUAL(bh_rows_int(rows, 1, 3, &v), BH_DB_OK);     /* 0 is not NULL */
+    CU_ASSERT_EQUAL(bh_rows_int(rows, 1, 3, &v), BH_DB_OK); /* 0 is not NULL */
     CU_ASSERT_EQUAL(v, 0);
     CU_ASSERT_FALSE(bh_rows_is_null(rows, 1, 3));
-    CU_ASSERT_EQUAL(bh_rows_int(rows, 2, 0, &v), BH_DB_ERROR);  /* out of range */
+    CU_ASSERT_EQUAL(bh_rows_int(rows, 2, 0, &v), BH_DB_ERROR); /* out of range */
     CU_ASSERT_EQUAL(bh_rows_int(rows, 0, 4, &v), BH_DB_ERROR);
     CU_ASSERT_PTR_NULL(bh_rows_text(rows, 0, 4));
     bh_rows_free(rows);
@@ -409,15 +429,16 @@ static void test_value_round_trip(void)
     int64_t v = 0;
 
     t_open(&t);
-    rows = t_rows(&t, "SELECT CAST($1 AS BIGINT), CAST($2 AS BIGINT),"
-                      " CAST($3 AS TEXT), CAST($4 AS TEXT)",
+    rows = t_rows(&t,
+                  "SELECT CAST($1 AS BIGINT), CAST($2 AS BIGINT),"
+                  " CAST($3 AS TEXT), CAST($4 AS TEXT)",
                   ARGS(BH_DB_I(INT64_MAX), BH_DB_I(INT64_MIN), BH_DB_S(utf8), BH_DB_S("")));
     CU_ASSERT_EQUAL(bh_rows_int(rows, 0, 0, &v), BH_DB_OK);
     CU_ASSERT_EQUAL(v, INT64_MAX);
     CU_ASSERT_EQUAL(bh_rows_int(rows, 0, 1, &v), BH_DB_OK);
     CU_ASSERT_EQUAL(v, INT64_MIN);
     CU_ASSERT_STRING_EQUAL(bh_rows_text(rows, 0, 2), utf8);
-    CU_ASSERT_STRING_EQUAL(bh_rows_text(rows, 0, 3), "");  /* empty is not NULL */
+    CU_ASSERT_STRING_EQUAL(bh_rows_text(rows, 0, 3), ""); /* empty is not NULL */
     CU_ASSERT_FALSE(bh_rows_is_null(rows, 0, 3));
     bh_rows_free(rows);
     /* a comparison is an integer on both (PostgreSQL's boolean becomes 0/1) */
@@ -445,11 +466,13 @@ static void test_param_count(void)
     t_ok(&t, sql, ARGS(BH_DB_S("a"), BH_DB_I(1)));
     /* $2 without $1, and the other placeholder syntaxes */
     CU_ASSERT_EQUAL(t_run(&t, "SELECT id FROM items WHERE stock > $2", ARGS(BH_DB_I(1), BH_DB_I(2)),
-                          NULL, NULL), BH_DB_ERROR);
+                          NULL, NULL),
+                    BH_DB_ERROR);
     CU_ASSERT_EQUAL(t_run(&t, "SELECT id FROM items WHERE sku = ?", ARGS(BH_DB_S("a")), NULL, NULL),
                     BH_DB_ERROR);
-    CU_ASSERT_EQUAL(t_run(&t, "SELECT id FROM items WHERE sku = :sku", ARGS(BH_DB_S("a")), NULL,
-                          NULL), BH_DB_ERROR);
+    CU_ASSERT_EQUAL(
+        t_run(&t, "SELECT id FROM items WHERE sku = :sku", ARGS(BH_DB_S("a")), NULL, NULL),
+        BH_DB_ERROR);
     /* the connection is still fine */
     CU_ASSERT_EQUAL(t_int(&t, "SELECT COUNT(*) FROM items", NOARGS), 0);
     t_close(&t);
@@ -464,15 +487,18 @@ static void test_constraints(void)
     insert_item(&t, "dup-secret-sku", "first", 1);
     CU_ASSERT_EQUAL(t_run(&t, "INSERT INTO items (sku, name, stock) VALUES ($1, $2, $3)",
                           ARGS(BH_DB_S("dup-secret-sku"), BH_DB_S("again"), BH_DB_I(1)), NULL,
-                          NULL), BH_DB_CONSTRAINT);
-    CU_ASSERT_PTR_NULL(strstr(t.err, "dup-secret-sku"));  /* values never in messages */
-    CU_ASSERT_PTR_NOT_NULL(strstr(t.err, "sku"));  /* names the constraint */
+                          NULL),
+                    BH_DB_CONSTRAINT);
+    CU_ASSERT_PTR_NULL(strstr(t.err, "dup-secret-sku")); /* values never in messages */
+    CU_ASSERT_PTR_NOT_NULL(strstr(t.err, "sku"));        /* names the constraint */
     CU_ASSERT_EQUAL(t_run(&t, "INSERT INTO items (sku, stock) VALUES ($1, $2)",
-                          ARGS(BH_DB_N, BH_DB_I(1)), NULL, NULL), BH_DB_CONSTRAINT);
+                          ARGS(BH_DB_N, BH_DB_I(1)), NULL, NULL),
+                    BH_DB_CONSTRAINT);
     /* foreign keys are enforced (SQLite: PRAGMA foreign_keys=ON) */
     t_script(&t, "CREATE TABLE child (item_id BIGINT NOT NULL REFERENCES items (id))");
-    CU_ASSERT_EQUAL(t_run(&t, "INSERT INTO child (item_id) VALUES ($1)", ARGS(BH_DB_I(999)), NULL,
-                          NULL), BH_DB_CONSTRAINT);
+    CU_ASSERT_EQUAL(
+        t_run(&t, "INSERT INTO child (item_id) VALUES ($1)", ARGS(BH_DB_I(999)), NULL, NULL),
+        BH_DB_CONSTRAINT);
     CU_ASSERT_EQUAL(t_ok(&t, "INSERT INTO child (item_id) VALUES ($1)", ARGS(BH_DB_I(1))), 1);
     CU_ASSERT_EQUAL(t_int(&t, "SELECT COUNT(*) FROM items", NOARGS), 1);
     t_close(&t);
@@ -481,8 +507,7 @@ static void test_constraints(void)
 /* Inventory: a conditional UPDATE checked by its affected rows. */
 static void test_conditional_update(void)
 {
-    static const char take[] =
-        "UPDATE items SET stock = stock - $1 WHERE id = $2 AND stock >= $1";
+    static const char take[] = "UPDATE items SET stock = stock - $1 WHERE id = $2 AND stock >= $1";
     tconn t;
     int64_t id;
 
@@ -490,11 +515,11 @@ static void test_conditional_update(void)
     make_items(&t);
     id = insert_item(&t, "seat", "Seat", 5);
     CU_ASSERT_EQUAL(t_ok(&t, take, ARGS(BH_DB_I(3), BH_DB_I(id))), 1);
-    CU_ASSERT_EQUAL(t_ok(&t, take, ARGS(BH_DB_I(3), BH_DB_I(id))), 0);  /* only 2 left */
+    CU_ASSERT_EQUAL(t_ok(&t, take, ARGS(BH_DB_I(3), BH_DB_I(id))), 0); /* only 2 left */
     CU_ASSERT_EQUAL(t_ok(&t, take, ARGS(BH_DB_I(2), BH_DB_I(id))), 1);
     CU_ASSERT_EQUAL(t_ok(&t, take, ARGS(BH_DB_I(1), BH_DB_I(id))), 0);
     CU_ASSERT_EQUAL(t_int(&t, "SELECT stock FROM items WHERE id = $1", ARGS(BH_DB_I(id))), 0);
-    CU_ASSERT_EQUAL(t_ok(&t, take, ARGS(BH_DB_I(1), BH_DB_I(id + 1))), 0);  /* no such row */
+    CU_ASSERT_EQUAL(t_ok(&t, take, ARGS(BH_DB_I(1), BH_DB_I(id + 1))), 0); /* no such row */
     t_close(&t);
 }
 
@@ -528,7 +553,7 @@ static void test_transactions(void)
 static void test_float_refused(void)
 {
     tconn t;
-    bh_rows *rows = (bh_rows *)&rows;  /* must come back NULL */
+    bh_rows *rows = (bh_rows *)&rows; /* must come back NULL */
 
     t_open(&t);
     t_script(&t, "DROP TABLE IF EXISTS prices; CREATE TABLE prices (amount REAL);"
@@ -553,15 +578,18 @@ static void test_on_conflict(void)
     make_items(&t);
     CU_ASSERT_EQUAL(t_ok(&t, upsert_nothing, ARGS(BH_DB_S("k"), BH_DB_S("n"), BH_DB_I(1))), 1);
     CU_ASSERT_EQUAL(t_ok(&t, upsert_nothing, ARGS(BH_DB_S("k"), BH_DB_S("n"), BH_DB_I(2))), 0);
-    rows = t_rows(&t, "INSERT INTO items (sku, name, stock) VALUES ($1, $2, $3)"
-                      " ON CONFLICT (sku) DO NOTHING RETURNING id",
+    rows = t_rows(&t,
+                  "INSERT INTO items (sku, name, stock) VALUES ($1, $2, $3)"
+                  " ON CONFLICT (sku) DO NOTHING RETURNING id",
                   ARGS(BH_DB_S("k"), BH_DB_S("n"), BH_DB_I(3)));
     CU_ASSERT_EQUAL(bh_rows_count(rows), 0);
     bh_rows_free(rows);
-    CU_ASSERT_EQUAL(t_ok(&t, "INSERT INTO items (sku, name, stock) VALUES ($1, $2, $3)"
-                             " ON CONFLICT (sku) DO UPDATE"
-                             " SET stock = items.stock + excluded.stock",
-                         ARGS(BH_DB_S("k"), BH_DB_S("n"), BH_DB_I(10))), 1);
+    CU_ASSERT_EQUAL(t_ok(&t,
+                         "INSERT INTO items (sku, name, stock) VALUES ($1, $2, $3)"
+                         " ON CONFLICT (sku) DO UPDATE"
+                         " SET stock = items.stock + excluded.stock",
+                         ARGS(BH_DB_S("k"), BH_DB_S("n"), BH_DB_I(10))),
+                    1);
     CU_ASSERT_EQUAL(t_int(&t, "SELECT stock FROM items WHERE sku = $1", ARGS(BH_DB_S("k"))), 11);
     t_close(&t);
 }
@@ -599,8 +627,8 @@ static void test_injection_stays_data(void)
     CU_ASSERT_STRING_EQUAL(bh_rows_text(rows, 0, 0), evil);
     CU_ASSERT_STRING_EQUAL(bh_rows_text(rows, 0, 1), evil);
     bh_rows_free(rows);
-    CU_ASSERT_EQUAL(t_int(&t, "SELECT COUNT(*) FROM items WHERE sku = $1",
-                          ARGS(BH_DB_S("' OR '1'='1"))), 0);
+    CU_ASSERT_EQUAL(
+        t_int(&t, "SELECT COUNT(*) FROM items WHERE sku = $1", ARGS(BH_DB_S("' OR '1'='1"))), 0);
     CU_ASSERT_EQUAL(t_int(&t, "SELECT COUNT(*) FROM items WHERE sku = $1", ARGS(BH_DB_S(evil))), 1);
     t_close(&t);
 }
@@ -615,7 +643,8 @@ static void test_one_statement(void)
     insert_item(&t, "keep", NULL, 1);
     CU_ASSERT_EQUAL(t_run(&t, "SELECT 1; DELETE FROM items", NOARGS, NULL, NULL), BH_DB_ERROR);
     CU_ASSERT_EQUAL(t_run(&t, "DELETE FROM items WHERE sku = $1; DELETE FROM items",
-                          ARGS(BH_DB_S("nope")), NULL, NULL), BH_DB_ERROR);
+                          ARGS(BH_DB_S("nope")), NULL, NULL),
+                    BH_DB_ERROR);
     CU_ASSERT_EQUAL(t_int(&t, "SELECT COUNT(*) FROM items", NOARGS), 1);
     CU_ASSERT_EQUAL(t_run(&t, "", NOARGS, NULL, NULL), BH_DB_ERROR);
     CU_ASSERT_EQUAL(t_run(&t, "SELEKT 1", NOARGS, NULL, NULL), BH_DB_ERROR);
@@ -637,7 +666,8 @@ static void test_affected_counts(void)
     t_open(&t);
     make_items(&t);
     CU_ASSERT_EQUAL(t_ok(&t, "INSERT INTO items (sku, stock) VALUES ($1, 1), ($2, 1), ($3, 1)",
-                         ARGS(BH_DB_S("a"), BH_DB_S("b"), BH_DB_S("c"))), 3);
+                         ARGS(BH_DB_S("a"), BH_DB_S("b"), BH_DB_S("c"))),
+                    3);
     CU_ASSERT_EQUAL(t_ok(&t, "CREATE TABLE IF NOT EXISTS other (v BIGINT)", NOARGS), 0);
     CU_ASSERT_EQUAL(t_ok(&t, "SELECT sku FROM items", NOARGS), 0);
     CU_ASSERT_EQUAL(t_ok(&t, "UPDATE items SET stock = 2 WHERE sku <> $1", ARGS(BH_DB_S("a"))), 2);
@@ -654,7 +684,7 @@ static void test_aggregates(void)
     t_open(&t);
     make_items(&t);
     rows = t_rows(&t, "SELECT CAST(SUM(stock) AS BIGINT) FROM items", NOARGS);
-    CU_ASSERT_TRUE(bh_rows_is_null(rows, 0, 0));  /* SUM of nothing */
+    CU_ASSERT_TRUE(bh_rows_is_null(rows, 0, 0)); /* SUM of nothing */
     bh_rows_free(rows);
     insert_item(&t, "a", NULL, 40);
     insert_item(&t, "b", NULL, 2);
@@ -673,7 +703,8 @@ static void test_readonly_unavailable(void)
     make_items(&t);
     t_ok(&t, fx->readonly_on, NOARGS);
     CU_ASSERT_EQUAL(t_run(&t, "INSERT INTO items (sku, stock) VALUES ($1, $2)",
-                          ARGS(BH_DB_S("ro"), BH_DB_I(1)), NULL, NULL), BH_DB_UNAVAILABLE);
+                          ARGS(BH_DB_S("ro"), BH_DB_I(1)), NULL, NULL),
+                    BH_DB_UNAVAILABLE);
     t_ok(&t, fx->readonly_off, NOARGS);
     CU_ASSERT_EQUAL(insert_item(&t, "rw", NULL, 1), 1);
     t_close(&t);
@@ -689,8 +720,10 @@ static void test_many_rows_and_statements(void)
     int i;
 
     t_open(&t);
-    rows = t_rows(&t, "WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s"
-                      " WHERE x < 1000) SELECT x FROM s", NOARGS);
+    rows = t_rows(&t,
+                  "WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s"
+                  " WHERE x < 1000) SELECT x FROM s",
+                  NOARGS);
     CU_ASSERT_EQUAL(bh_rows_count(rows), 1000);
     CU_ASSERT_EQUAL(bh_rows_int(rows, 999, 0, &v), BH_DB_OK);
     CU_ASSERT_EQUAL(v, 1000);
@@ -722,8 +755,8 @@ typedef struct decr_arg {
 } decr_arg;
 
 /* One unit of work: take a seat if one is left. */
-static bh_db_status decrement_once(const fixture *f, bh_dbconn *c, int64_t *affected,
-                                   char *err, size_t errlen)
+static bh_db_status decrement_once(const fixture *f, bh_dbconn *c, int64_t *affected, char *err,
+                                   size_t errlen)
 {
     static const char take[] = "UPDATE stock SET qty = qty - $1 WHERE id = $2 AND qty >= $1";
     const bh_db_value p[] = {BH_DB_I(1), BH_DB_I(1)};
@@ -753,7 +786,7 @@ static void *decrement_worker(void *p)
         bh_db_status st;
         int attempt;
 
-        for (attempt = 1;; attempt++) {  /* what the core does on BH_DB_RETRY */
+        for (attempt = 1;; attempt++) { /* what the core does on BH_DB_RETRY */
             st = decrement_once(a->f, c, &affected, a->err, sizeof a->err);
             if (st != BH_DB_RETRY || attempt == DECR_ATTEMPTS)
                 break;
@@ -832,8 +865,7 @@ static void check_lock_blocks(tconn *holder, tconn *waiter, int64_t key, long wa
     lock_arg a = {.f = fx, .c = waiter->c, .key = key};
     pthread_t tid;
 
-    CU_ASSERT_EQUAL_FATAL(fx->drv->lock(holder->c, key, holder->err, sizeof holder->err),
-                          BH_DB_OK);
+    CU_ASSERT_EQUAL_FATAL(fx->drv->lock(holder->c, key, holder->err, sizeof holder->err), BH_DB_OK);
     CU_ASSERT_EQUAL_FATAL(pthread_create(&tid, NULL, lock_worker, &a), 0);
     sleep_ms(wait_ms);
     CU_ASSERT_EQUAL(atomic_load(&a.done), 0);
@@ -868,7 +900,7 @@ static void test_sqlite_pragmas(void)
 
     t_open(&t);
     CU_ASSERT_TRUE(t_text_is(&t, "PRAGMA journal_mode", "wal"));
-    CU_ASSERT_EQUAL(t_int(&t, "PRAGMA synchronous", NOARGS), 2);  /* FULL */
+    CU_ASSERT_EQUAL(t_int(&t, "PRAGMA synchronous", NOARGS), 2); /* FULL */
     CU_ASSERT_EQUAL(t_int(&t, "PRAGMA foreign_keys", NOARGS), 1);
     CU_ASSERT_EQUAL(t_int(&t, "PRAGMA busy_timeout", NOARGS), 5000);
     t_close(&t);
@@ -878,7 +910,7 @@ static void test_sqlite_pragmas(void)
     CU_ASSERT_EQUAL(t_int(&t, "PRAGMA synchronous", NOARGS), 1);
     CU_ASSERT_EQUAL(t_int(&t, "PRAGMA busy_timeout", NOARGS), 1234);
     t_close(&t);
-    cfg.busy_timeout_ms = 0;  /* do not wait */
+    cfg.busy_timeout_ms = 0; /* do not wait */
     t_open_conf(&t, &cfg);
     CU_ASSERT_EQUAL(t_int(&t, "PRAGMA busy_timeout", NOARGS), 0);
     t_close(&t);
@@ -896,9 +928,10 @@ static void test_sqlite_busy_retry(void)
     make_items(&a);
     CU_ASSERT_EQUAL(bh_db_sqlite.begin(a.c, 1, a.err, sizeof a.err), BH_DB_OK);
     CU_ASSERT_EQUAL(bh_db_sqlite.begin(b.c, 1, b.err, sizeof b.err), BH_DB_RETRY);
-    CU_ASSERT_EQUAL(t_run(&b, "INSERT INTO items (sku, stock) VALUES ($1, 1)",
-                          ARGS(BH_DB_S("b")), NULL, NULL), BH_DB_RETRY);
-    CU_ASSERT_EQUAL(t_int(&b, "SELECT COUNT(*) FROM items", NOARGS), 0);  /* WAL: reads go on */
+    CU_ASSERT_EQUAL(
+        t_run(&b, "INSERT INTO items (sku, stock) VALUES ($1, 1)", ARGS(BH_DB_S("b")), NULL, NULL),
+        BH_DB_RETRY);
+    CU_ASSERT_EQUAL(t_int(&b, "SELECT COUNT(*) FROM items", NOARGS), 0); /* WAL: reads go on */
     CU_ASSERT_EQUAL(bh_db_sqlite.commit(a.c, a.err, sizeof a.err), BH_DB_OK);
     CU_ASSERT_EQUAL(bh_db_sqlite.begin(b.c, 1, b.err, sizeof b.err), BH_DB_OK);
     bh_db_sqlite.rollback(b.c);
@@ -953,13 +986,13 @@ static void test_sqlite_lock_file(void)
     snprintf(path, sizeof path, "%s.migrate.lock", sqlite_path);
     t_open(&t);
     CU_ASSERT_EQUAL_FATAL(bh_db_sqlite.lock(t.c, 1, t.err, sizeof t.err), BH_DB_OK);
-    CU_ASSERT_EQUAL(bh_db_sqlite.lock(t.c, 1, t.err, sizeof t.err), BH_DB_ERROR);  /* held */
+    CU_ASSERT_EQUAL(bh_db_sqlite.lock(t.c, 1, t.err, sizeof t.err), BH_DB_ERROR); /* held */
     fd = open(path, O_RDWR | O_CLOEXEC);
     CU_ASSERT_FATAL(fd >= 0);
     CU_ASSERT_EQUAL(flock(fd, LOCK_EX | LOCK_NB), -1);
     CU_ASSERT_EQUAL(errno, EWOULDBLOCK);
     bh_db_sqlite.unlock(t.c, 1);
-    bh_db_sqlite.unlock(t.c, 1);  /* not held: nothing happens */
+    bh_db_sqlite.unlock(t.c, 1); /* not held: nothing happens */
     CU_ASSERT_EQUAL(flock(fd, LOCK_EX | LOCK_NB), 0);
     close(fd);
     t_close(&t);
@@ -974,12 +1007,13 @@ static void test_sqlite_placeholders(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(t.err, "use $1"));
     CU_ASSERT_EQUAL(t_run(&t, "SELECT $01", ARGS(BH_DB_I(1)), NULL, NULL), BH_DB_ERROR);
     CU_ASSERT_EQUAL(t_run(&t, "SELECT $x", ARGS(BH_DB_I(1)), NULL, NULL), BH_DB_ERROR);
-    CU_ASSERT_EQUAL(t_run(&t, "SELECT $1 + $3", ARGS(BH_DB_I(1), BH_DB_I(2), BH_DB_I(3)), NULL,
-                          NULL), BH_DB_ERROR);
+    CU_ASSERT_EQUAL(
+        t_run(&t, "SELECT $1 + $3", ARGS(BH_DB_I(1), BH_DB_I(2), BH_DB_I(3)), NULL, NULL),
+        BH_DB_ERROR);
     CU_ASSERT_PTR_NOT_NULL(strstr(t.err, "uses $3 but not $2"));
     /* out of order is fine: $2 is bound by name, not position */
     CU_ASSERT_EQUAL(t_int(&t, "SELECT $2 - $1", ARGS(BH_DB_I(1), BH_DB_I(10))), 9);
-    CU_ASSERT_EQUAL(t_run(&t, "SELECT X'00'", NOARGS, NULL, NULL), BH_DB_ERROR);  /* blob */
+    CU_ASSERT_EQUAL(t_run(&t, "SELECT X'00'", NOARGS, NULL, NULL), BH_DB_ERROR); /* blob */
     CU_ASSERT_PTR_NOT_NULL(strstr(t.err, "unsupported column type"));
     t_close(&t);
 }
@@ -1021,8 +1055,9 @@ static void test_pg_numeric_refused(void)
     CU_ASSERT_EQUAL(t_run(&t, "SELECT CAST(1.5 AS DOUBLE PRECISION)", NOARGS, NULL, NULL),
                     BH_DB_ERROR);
     /* refused even with no rows to read */
-    CU_ASSERT_EQUAL(t_run(&t, "SELECT CAST(stock AS NUMERIC) FROM items WHERE false", NOARGS, NULL,
-                          NULL), BH_DB_ERROR);
+    CU_ASSERT_EQUAL(
+        t_run(&t, "SELECT CAST(stock AS NUMERIC) FROM items WHERE false", NOARGS, NULL, NULL),
+        BH_DB_ERROR);
     t_close(&t);
 }
 
@@ -1032,8 +1067,9 @@ static void test_pg_value_not_in_message(void)
     tconn t;
 
     t_open(&t);
-    CU_ASSERT_EQUAL(t_run(&t, "SELECT CAST($1 AS BIGINT)", ARGS(BH_DB_S("secret-not-a-number")),
-                          NULL, NULL), BH_DB_ERROR);
+    CU_ASSERT_EQUAL(
+        t_run(&t, "SELECT CAST($1 AS BIGINT)", ARGS(BH_DB_S("secret-not-a-number")), NULL, NULL),
+        BH_DB_ERROR);
     CU_ASSERT_PTR_NULL(strstr(t.err, "secret"));
     CU_ASSERT_PTR_NOT_NULL(strstr(t.err, "22P02"));
     t_close(&t);
@@ -1050,7 +1086,7 @@ static void test_pg_statement_timeout(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(t.err, "57014"));
     CU_ASSERT_EQUAL(t_int(&t, "SELECT 1", NOARGS), 1);
     t_close(&t);
-    cfg.statement_timeout_ms = 0;  /* none, as in PostgreSQL */
+    cfg.statement_timeout_ms = 0; /* none, as in PostgreSQL */
     t_open_conf(&t, &cfg);
     CU_ASSERT_TRUE(t_text_is(&t, "SHOW statement_timeout", "0"));
     t_close(&t);
@@ -1085,7 +1121,7 @@ static void test_pg_aborted_commit(void)
     CU_ASSERT_EQUAL(bh_db_postgresql.begin(t.c, 1, t.err, sizeof t.err), BH_DB_OK);
     insert_item(&t, "lost", NULL, 1);
     CU_ASSERT_EQUAL(t_run(&t, "SELECT nope", NOARGS, NULL, NULL), BH_DB_ERROR);
-    CU_ASSERT_EQUAL(t_run(&t, "SELECT 1", NOARGS, NULL, NULL), BH_DB_ERROR);  /* 25P02 */
+    CU_ASSERT_EQUAL(t_run(&t, "SELECT 1", NOARGS, NULL, NULL), BH_DB_ERROR); /* 25P02 */
     CU_ASSERT_EQUAL(bh_db_postgresql.commit(t.c, t.err, sizeof t.err), BH_DB_ERROR);
     CU_ASSERT_PTR_NOT_NULL(strstr(t.err, "rolled it back"));
     CU_ASSERT_EQUAL(t_int(&t, "SELECT COUNT(*) FROM items", NOARGS), 0);
@@ -1104,8 +1140,8 @@ static void *update_worker(void *p)
     update_arg *a = p;
     const bh_db_value v[] = {BH_DB_I(a->id)};
 
-    a->st = bh_db_postgresql.run(a->c, "UPDATE dl SET v = v + 1 WHERE id = $1", v, 1, NULL,
-                                 NULL, a->err, sizeof a->err);
+    a->st = bh_db_postgresql.run(a->c, "UPDATE dl SET v = v + 1 WHERE id = $1", v, 1, NULL, NULL,
+                                 a->err, sizeof a->err);
     return NULL;
 }
 
@@ -1130,9 +1166,9 @@ static void test_pg_deadlock_retry(void)
     ub = (update_arg){.c = b.c, .id = 1};
     CU_ASSERT_EQUAL_FATAL(pthread_create(&tid, NULL, update_worker, &ub), 0);
     sleep_ms(100);
-    sa = t_run(&a, upd, ARGS(BH_DB_I(2)), NULL, NULL);  /* closes the cycle */
+    sa = t_run(&a, upd, ARGS(BH_DB_I(2)), NULL, NULL); /* closes the cycle */
     if (sa == BH_DB_RETRY)
-        bh_db_postgresql.rollback(a.c);  /* frees b */
+        bh_db_postgresql.rollback(a.c); /* frees b */
     pthread_join(tid, NULL);
     CU_ASSERT_TRUE((sa == BH_DB_RETRY && ub.st == BH_DB_OK) ||
                    (sa == BH_DB_OK && ub.st == BH_DB_RETRY));
@@ -1154,15 +1190,15 @@ static void test_pg_reconnect(void)
     t_open(&a);
     t_open(&b);
     pid = t_int(&a, "SELECT pg_backend_pid()", NOARGS);
-    CU_ASSERT_EQUAL(t_int(&b, "SELECT pg_terminate_backend(CAST($1 AS INTEGER), 5000)",
-                          ARGS(BH_DB_I(pid))), 1);
+    CU_ASSERT_EQUAL(
+        t_int(&b, "SELECT pg_terminate_backend(CAST($1 AS INTEGER), 5000)", ARGS(BH_DB_I(pid))), 1);
     CU_ASSERT_EQUAL(t_run(&a, "SELECT 1", NOARGS, NULL, NULL), BH_DB_UNAVAILABLE);
     CU_ASSERT_EQUAL(bh_db_postgresql.alive(a.c), 1);
     CU_ASSERT_EQUAL(t_int(&a, "SELECT 1", NOARGS), 1);
     CU_ASSERT_NOT_EQUAL(t_int(&a, "SELECT pg_backend_pid()", NOARGS), pid);
     CU_ASSERT_TRUE(t_text_is(&a, "SHOW TimeZone", "UTC"));
     CU_ASSERT_TRUE(t_text_is(&a, "SHOW statement_timeout", "5s"));
-    CU_ASSERT_EQUAL(bh_db_postgresql.alive(a.c), 1);  /* healthy: no reconnect */
+    CU_ASSERT_EQUAL(bh_db_postgresql.alive(a.c), 1); /* healthy: no reconnect */
     t_close(&a);
     t_close(&b);
 }
@@ -1180,13 +1216,13 @@ static void test_pg_advisory_lock(void)
     t_open_conf(&b, &cfg);
     CU_ASSERT_EQUAL_FATAL(bh_db_postgresql.lock(a.c, 77, a.err, sizeof a.err), BH_DB_OK);
     CU_ASSERT_EQUAL(t_int(&b, try_lock, ARGS(BH_DB_I(77))), 0);
-    CU_ASSERT_EQUAL(t_int(&b, try_lock, ARGS(BH_DB_I(78))), 1);  /* another key */
+    CU_ASSERT_EQUAL(t_int(&b, try_lock, ARGS(BH_DB_I(78))), 1); /* another key */
     t_ok(&b, "SELECT pg_advisory_unlock($1)", ARGS(BH_DB_I(78)));
     bh_db_postgresql.unlock(a.c, 77);
     CU_ASSERT_EQUAL(t_int(&b, try_lock, ARGS(BH_DB_I(77))), 1);
     CU_ASSERT_EQUAL(t_int(&b, "SELECT pg_advisory_unlock($1)", ARGS(BH_DB_I(77))), 1);
-    check_lock_blocks(&a, &b, 77, 400);  /* b waits 4x its statement_timeout */
-    CU_ASSERT_TRUE(t_text_is(&b, "SHOW statement_timeout", "100ms"));  /* restored */
+    check_lock_blocks(&a, &b, 77, 400); /* b waits 4x its statement_timeout */
+    CU_ASSERT_TRUE(t_text_is(&b, "SHOW statement_timeout", "100ms")); /* restored */
     t_close(&a);
     t_close(&b);
 }

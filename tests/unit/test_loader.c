@@ -131,7 +131,9 @@ static void test_auth_required_without_authorizer(void)
     app_reset();
     app.cfg = bh_config_parse("{}", "x.json", err, sizeof err);
     bh_plugin_ctx ctx = {.name = "p", .app = &app};
-    bh_route r = {.method = "GET", .path = "/secret", .handler = (bh_handler_fn)1,
+    bh_route r = {.method = "GET",
+                  .path = "/secret",
+                  .handler = (bh_handler_fn)1,
                   .auth = BH_AUTH_AUTHENTICATED};
     CU_ASSERT_EQUAL(bh_route_add(&ctx, &r), 0);
     CU_ASSERT_EQUAL(bh_registry_finalize(&app, err, sizeof err), -1);
@@ -144,7 +146,9 @@ static void test_idempotent_route_without_storage(void)
     app_reset();
     app.cfg = bh_config_parse("{}", "x.json", err, sizeof err);
     bh_plugin_ctx ctx = {.name = "order", .app = &app};
-    bh_route r = {.method = "POST", .path = "/orders", .handler = (bh_handler_fn)1,
+    bh_route r = {.method = "POST",
+                  .path = "/orders",
+                  .handler = (bh_handler_fn)1,
                   .flags = BH_ROUTE_IDEMPOTENT};
     CU_ASSERT_EQUAL(bh_route_add(&ctx, &r), 0);
     CU_ASSERT_EQUAL(bh_registry_finalize(&app, err, sizeof err), -1);
@@ -159,7 +163,8 @@ static void test_route_conflict_names_plugin(void)
     bh_plugin_ctx a = {.name = "a", .app = &app};
     bh_route r1 = {.method = "GET", .path = "/x/{id}", .handler = (bh_handler_fn)1};
     bh_route r2 = {.method = "GET", .path = "/x/{other}", .handler = (bh_handler_fn)1};
-    bh_route r3 = {.method = "GET", .path = "/y", .handler = (bh_handler_fn)1, .rate_class = "nope"};
+    bh_route r3 = {
+        .method = "GET", .path = "/y", .handler = (bh_handler_fn)1, .rate_class = "nope"};
     bh_route r4 = {.method = "GET", .path = "/z", .handler = (bh_handler_fn)1, .openapi = "{nope"};
     CU_ASSERT_EQUAL(bh_route_add(&a, &r1), 0);
     CU_ASSERT_EQUAL(bh_route_add(&a, &r2), -1);
@@ -205,9 +210,11 @@ int main(void)
     CU_add_test(s, "dependency cycle", test_cycle);
     CU_add_test(s, "failing init stops started plugins", test_failing_init_stops_the_others);
     CU_pSuite r = CU_add_suite("registry", NULL, NULL);
-    CU_add_test(r, "auth route without authorizer fails closed", test_auth_required_without_authorizer);
+    CU_add_test(r, "auth route without authorizer fails closed",
+                test_auth_required_without_authorizer);
     CU_add_test(r, "route conflicts and bad metadata", test_route_conflict_names_plugin);
-    CU_add_test(r, "idempotent route without storage fails closed", test_idempotent_route_without_storage);
+    CU_add_test(r, "idempotent route without storage fails closed",
+                test_idempotent_route_without_storage);
     CU_add_test(r, "services provide and lookup", test_services);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

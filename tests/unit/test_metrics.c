@@ -59,16 +59,16 @@ static void test_empty_render_is_exact(void)
     bh_metrics *m = new_metrics();
     char *text = render(m);
     CU_ASSERT_STRING_EQUAL(text,
-        "# HELP bilhetagem_http_requests_total HTTP requests by route "
-        "template, method and status.\n"
-        "# TYPE bilhetagem_http_requests_total counter\n"
-        "# HELP bilhetagem_http_request_duration_seconds HTTP request "
-        "duration in seconds by route template and method.\n"
-        "# TYPE bilhetagem_http_request_duration_seconds histogram\n"
-        "# HELP bilhetagem_http_requests_in_flight HTTP requests currently "
-        "being handled.\n"
-        "# TYPE bilhetagem_http_requests_in_flight gauge\n"
-        "bilhetagem_http_requests_in_flight 0\n");
+                           "# HELP bilhetagem_http_requests_total HTTP requests by route "
+                           "template, method and status.\n"
+                           "# TYPE bilhetagem_http_requests_total counter\n"
+                           "# HELP bilhetagem_http_request_duration_seconds HTTP request "
+                           "duration in seconds by route template and method.\n"
+                           "# TYPE bilhetagem_http_request_duration_seconds histogram\n"
+                           "# HELP bilhetagem_http_requests_in_flight HTTP requests currently "
+                           "being handled.\n"
+                           "# TYPE bilhetagem_http_requests_in_flight gauge\n"
+                           "bilhetagem_http_requests_in_flight 0\n");
     free(text);
     bh_metrics_free(m);
 }
@@ -82,30 +82,37 @@ static void test_one_request_render_is_exact(void)
     const char *l = "{route=\"/healthz\",method=\"GET\"";
     char expected[4096];
     int n = snprintf(expected, sizeof expected,
-        "# HELP bilhetagem_http_requests_total HTTP requests by route "
-        "template, method and status.\n"
-        "# TYPE bilhetagem_http_requests_total counter\n"
-        "bilhetagem_http_requests_total{route=\"/healthz\",method=\"GET\","
-        "status=\"200\"} 1\n"
-        "# HELP %s HTTP request duration in seconds by route template and "
-        "method.\n"
-        "# TYPE %s histogram\n"
-        "%s_bucket%s,le=\"0.0005\"} 1\n" "%s_bucket%s,le=\"0.001\"} 1\n"
-        "%s_bucket%s,le=\"0.0025\"} 1\n" "%s_bucket%s,le=\"0.005\"} 1\n"
-        "%s_bucket%s,le=\"0.01\"} 1\n" "%s_bucket%s,le=\"0.025\"} 1\n"
-        "%s_bucket%s,le=\"0.05\"} 1\n" "%s_bucket%s,le=\"0.1\"} 1\n"
-        "%s_bucket%s,le=\"0.25\"} 1\n" "%s_bucket%s,le=\"0.5\"} 1\n"
-        "%s_bucket%s,le=\"1\"} 1\n" "%s_bucket%s,le=\"2.5\"} 1\n"
-        "%s_bucket%s,le=\"5\"} 1\n" "%s_bucket%s,le=\"10\"} 1\n"
-        "%s_bucket%s,le=\"+Inf\"} 1\n"
-        "%s_sum%s} 0.000123\n"
-        "%s_count%s} 1\n"
-        "# HELP bilhetagem_http_requests_in_flight HTTP requests currently "
-        "being handled.\n"
-        "# TYPE bilhetagem_http_requests_in_flight gauge\n"
-        "bilhetagem_http_requests_in_flight 0\n",
-        h, h, h, l, h, l, h, l, h, l, h, l, h, l, h, l, h, l, h, l, h, l,
-        h, l, h, l, h, l, h, l, h, l, h, l, h, l);
+                     "# HELP bilhetagem_http_requests_total HTTP requests by route "
+                     "template, method and status.\n"
+                     "# TYPE bilhetagem_http_requests_total counter\n"
+                     "bilhetagem_http_requests_total{route=\"/healthz\",method=\"GET\","
+                     "status=\"200\"} 1\n"
+                     "# HELP %s HTTP request duration in seconds by route template and "
+                     "method.\n"
+                     "# TYPE %s histogram\n"
+                     "%s_bucket%s,le=\"0.0005\"} 1\n"
+                     "%s_bucket%s,le=\"0.001\"} 1\n"
+                     "%s_bucket%s,le=\"0.0025\"} 1\n"
+                     "%s_bucket%s,le=\"0.005\"} 1\n"
+                     "%s_bucket%s,le=\"0.01\"} 1\n"
+                     "%s_bucket%s,le=\"0.025\"} 1\n"
+                     "%s_bucket%s,le=\"0.05\"} 1\n"
+                     "%s_bucket%s,le=\"0.1\"} 1\n"
+                     "%s_bucket%s,le=\"0.25\"} 1\n"
+                     "%s_bucket%s,le=\"0.5\"} 1\n"
+                     "%s_bucket%s,le=\"1\"} 1\n"
+                     "%s_bucket%s,le=\"2.5\"} 1\n"
+                     "%s_bucket%s,le=\"5\"} 1\n"
+                     "%s_bucket%s,le=\"10\"} 1\n"
+                     "%s_bucket%s,le=\"+Inf\"} 1\n"
+                     "%s_sum%s} 0.000123\n"
+                     "%s_count%s} 1\n"
+                     "# HELP bilhetagem_http_requests_in_flight HTTP requests currently "
+                     "being handled.\n"
+                     "# TYPE bilhetagem_http_requests_in_flight gauge\n"
+                     "bilhetagem_http_requests_in_flight 0\n",
+                     h, h, h, l, h, l, h, l, h, l, h, l, h, l, h, l, h, l, h, l, h, l, h, l, h, l,
+                     h, l, h, l, h, l, h, l, h, l);
     CU_ASSERT_FATAL(n > 0 && (size_t)n < sizeof expected);
     CU_ASSERT_STRING_EQUAL(text, expected);
     free(text);
@@ -123,15 +130,15 @@ static void test_counter_lines(void)
     bh_metrics_observe(m, 1, BH_M_HEAD, 200, 10);
     char *text = render(m);
     CU_ASSERT(has_line(text, "bilhetagem_http_requests_total"
-        "{route=\"/orders/{id}\",method=\"GET\",status=\"200\"} 3"));
+                             "{route=\"/orders/{id}\",method=\"GET\",status=\"200\"} 3"));
     CU_ASSERT(has_line(text, "bilhetagem_http_requests_total"
-        "{route=\"/orders/{id}\",method=\"GET\",status=\"404\"} 1"));
+                             "{route=\"/orders/{id}\",method=\"GET\",status=\"404\"} 1"));
     CU_ASSERT(has_line(text, "bilhetagem_http_requests_total"
-        "{route=\"/orders/{id}\",method=\"DELETE\",status=\"204\"} 1"));
+                             "{route=\"/orders/{id}\",method=\"DELETE\",status=\"204\"} 1"));
     CU_ASSERT(has_line(text, "bilhetagem_http_requests_total"
-        "{route=\"/orders/{id}\",method=\"OPTIONS\",status=\"204\"} 1"));
+                             "{route=\"/orders/{id}\",method=\"OPTIONS\",status=\"204\"} 1"));
     CU_ASSERT(has_line(text, "bilhetagem_http_requests_total"
-        "{route=\"/healthz\",method=\"HEAD\",status=\"200\"} 1"));
+                             "{route=\"/healthz\",method=\"HEAD\",status=\"200\"} 1"));
     CU_ASSERT_PTR_NULL(strstr(text, "status=\"500\""));
     free(text);
     bh_metrics_free(m);
@@ -150,13 +157,13 @@ static void test_status_fallback_slots(void)
     bh_metrics_observe(m, 1, BH_M_GET, -1, 1);
     char *text = render(m);
     CU_ASSERT(has_line(text, "bilhetagem_http_requests_total"
-        "{route=\"/healthz\",method=\"GET\",status=\"4xx\"} 2"));
+                             "{route=\"/healthz\",method=\"GET\",status=\"4xx\"} 2"));
     CU_ASSERT(has_line(text, "bilhetagem_http_requests_total"
-        "{route=\"/healthz\",method=\"GET\",status=\"5xx\"} 1"));
+                             "{route=\"/healthz\",method=\"GET\",status=\"5xx\"} 1"));
     CU_ASSERT(has_line(text, "bilhetagem_http_requests_total"
-        "{route=\"/healthz\",method=\"GET\",status=\"1xx\"} 1"));
+                             "{route=\"/healthz\",method=\"GET\",status=\"1xx\"} 1"));
     CU_ASSERT(has_line(text, "bilhetagem_http_requests_total"
-        "{route=\"/healthz\",method=\"GET\",status=\"other\"} 3"));
+                             "{route=\"/healthz\",method=\"GET\",status=\"other\"} 3"));
     free(text);
     bh_metrics_free(m);
 }
@@ -173,11 +180,11 @@ static void test_out_of_range_inputs(void)
     bh_metrics_observe(NULL, 0, BH_M_GET, 200, 5);
     char *text = render(m);
     CU_ASSERT(has_line(text, "bilhetagem_http_requests_total"
-        "{route=\"unmatched\",method=\"POST\",status=\"201\"} 2"));
+                             "{route=\"unmatched\",method=\"POST\",status=\"201\"} 2"));
     CU_ASSERT(has_line(text, "bilhetagem_http_requests_total"
-        "{route=\"unmatched\",method=\"OTHER\",status=\"501\"} 3"));
+                             "{route=\"unmatched\",method=\"OTHER\",status=\"501\"} 3"));
     CU_ASSERT(has_line(text, "bilhetagem_http_request_duration_seconds_count"
-        "{route=\"unmatched\",method=\"OTHER\"} 3"));
+                             "{route=\"unmatched\",method=\"OTHER\"} 3"));
     free(text);
     CU_ASSERT_PTR_NULL(bh_metrics_render(NULL, NULL));
     bh_metrics_free(m);
@@ -191,8 +198,9 @@ static void test_histogram_edges(void)
     for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++)
         bh_metrics_observe(m, 1, BH_M_GET, 200, durations[i]);
     char *text = render(m);
-#define B(le, n) "bilhetagem_http_request_duration_seconds_bucket" \
-        "{route=\"/healthz\",method=\"GET\",le=\"" le "\"} " #n
+#define B(le, n)                                                                                   \
+    "bilhetagem_http_request_duration_seconds_bucket"                                              \
+    "{route=\"/healthz\",method=\"GET\",le=\"" le "\"} " #n
     CU_ASSERT(has_line(text, B("0.0005", 3)));
     CU_ASSERT(has_line(text, B("0.001", 5)));
     CU_ASSERT(has_line(text, B("0.0025", 5)));
@@ -203,9 +211,9 @@ static void test_histogram_edges(void)
 #undef B
     /* 500 + 501 + 1000 + 10000000 + 10000001 us; negatives count as 0. */
     CU_ASSERT(has_line(text, "bilhetagem_http_request_duration_seconds_sum"
-        "{route=\"/healthz\",method=\"GET\"} 20.002002"));
+                             "{route=\"/healthz\",method=\"GET\"} 20.002002"));
     CU_ASSERT(has_line(text, "bilhetagem_http_request_duration_seconds_count"
-        "{route=\"/healthz\",method=\"GET\"} 7"));
+                             "{route=\"/healthz\",method=\"GET\"} 7"));
     free(text);
     bh_metrics_free(m);
 }
@@ -216,10 +224,10 @@ static void test_label_escaping(void)
     bh_metrics_observe(m, 3, BH_M_PUT, 409, 42);
     char *text = render(m);
     CU_ASSERT(has_line(text, "bilhetagem_http_requests_total"
-        "{route=\"/say/\\\"hi\\\"\\\\now\\nthen\",method=\"PUT\","
-        "status=\"409\"} 1"));
+                             "{route=\"/say/\\\"hi\\\"\\\\now\\nthen\",method=\"PUT\","
+                             "status=\"409\"} 1"));
     CU_ASSERT(has_line(text, "bilhetagem_http_request_duration_seconds_count"
-        "{route=\"/say/\\\"hi\\\"\\\\now\\nthen\",method=\"PUT\"} 1"));
+                             "{route=\"/say/\\\"hi\\\"\\\\now\\nthen\",method=\"PUT\"} 1"));
     CU_ASSERT_PTR_NULL(strstr(text, "now\nthen"));
     free(text);
     bh_metrics_free(m);
@@ -276,7 +284,7 @@ static void test_large_render(void)
         bh_metrics_observe(m, (size_t)i, BH_M_GET, 200, i);
     char *text = render(m);
     CU_ASSERT(has_line(text, "bilhetagem_http_requests_total"
-        "{route=\"/r/199\",method=\"GET\",status=\"200\"} 1"));
+                             "{route=\"/r/199\",method=\"GET\",status=\"200\"} 1"));
     CU_ASSERT(has_line(text, "bilhetagem_http_requests_in_flight 0"));
     free(text);
     bh_metrics_free(m);
@@ -306,13 +314,13 @@ static void test_concurrent_observe_exact(void)
         CU_ASSERT(pthread_join(t[i], NULL) == 0);
     char *text = render(m);
     CU_ASSERT(has_line(text, "bilhetagem_http_requests_total"
-        "{route=\"/orders/{id}\",method=\"POST\",status=\"201\"} 400000"));
+                             "{route=\"/orders/{id}\",method=\"POST\",status=\"201\"} 400000"));
     CU_ASSERT(has_line(text, "bilhetagem_http_request_duration_seconds_bucket"
-        "{route=\"/orders/{id}\",method=\"POST\",le=\"0.0005\"} 400000"));
+                             "{route=\"/orders/{id}\",method=\"POST\",le=\"0.0005\"} 400000"));
     CU_ASSERT(has_line(text, "bilhetagem_http_request_duration_seconds_count"
-        "{route=\"/orders/{id}\",method=\"POST\"} 400000"));
+                             "{route=\"/orders/{id}\",method=\"POST\"} 400000"));
     CU_ASSERT(has_line(text, "bilhetagem_http_request_duration_seconds_sum"
-        "{route=\"/orders/{id}\",method=\"POST\"} 40.000000"));
+                             "{route=\"/orders/{id}\",method=\"POST\"} 40.000000"));
     CU_ASSERT(has_line(text, "bilhetagem_http_requests_in_flight 0"));
     free(text);
     bh_metrics_free(m);
@@ -348,8 +356,7 @@ int main(void)
     CU_basic_set_mode(CU_BRM_VERBOSE);
     if (CU_basic_run_tests() != CUE_SUCCESS)
         goto fail;
-    unsigned failed = CU_get_number_of_failures() +
-                      CU_get_number_of_tests_failed();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
     CU_cleanup_registry();
     return failed ? 1 : 0;
 fail:

@@ -31,15 +31,14 @@ static bh_ratelimit *new_limiter(double rate, double burst, size_t max_clients)
 static void test_new_rejects_bad_specs(void)
 {
     const bh_rate_spec bad[] = {
-        {0, 1}, {-1, 1}, {NAN, 1}, {INFINITY, 1}, {1, 0.5}, {1, NAN},
-        {1, INFINITY},
+        {0, 1}, {-1, 1}, {NAN, 1}, {INFINITY, 1}, {1, 0.5}, {1, NAN}, {1, INFINITY},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CU_ASSERT_PTR_NULL(bh_ratelimit_new(&bad[i], 1, 16));
     const bh_rate_spec two[] = {{1, 1}, {1, 0}};
     CU_ASSERT_PTR_NULL(bh_ratelimit_new(two, 2, 16));
     CU_ASSERT_PTR_NULL(bh_ratelimit_new(NULL, 1, 16));
-    CU_ASSERT_PTR_NULL(bh_ratelimit_new(two, 1, SIZE_MAX));   /* too big */
+    CU_ASSERT_PTR_NULL(bh_ratelimit_new(two, 1, SIZE_MAX)); /* too big */
     const bh_rate_spec ok[] = {{1, 1}, {1, 1}};
     CU_ASSERT_PTR_NULL(bh_ratelimit_new(ok, 2, SIZE_MAX / 2 + 1));
     bh_ratelimit_free(NULL);
@@ -75,12 +74,12 @@ static void test_burst_then_refused(void)
 
 static void test_retry_after_values(void)
 {
-    bh_ratelimit *rl = new_limiter(2, 1, ROOMY);    /* 0.5 s per token */
+    bh_ratelimit *rl = new_limiter(2, 1, ROOMY); /* 0.5 s per token */
     CU_ASSERT_EQUAL(bh_ratelimit_take(rl, 0, "a", 0), 0);
     CU_ASSERT_EQUAL(bh_ratelimit_take(rl, 0, "a", 0), 1);
     bh_ratelimit_free(rl);
 
-    rl = new_limiter(0.25, 2, ROOMY);             /* 4 s per token */
+    rl = new_limiter(0.25, 2, ROOMY); /* 4 s per token */
     CU_ASSERT_EQUAL(bh_ratelimit_take(rl, 0, "a", 0), 0);
     CU_ASSERT_EQUAL(bh_ratelimit_take(rl, 0, "a", 0), 0);
     CU_ASSERT_EQUAL(bh_ratelimit_take(rl, 0, "a", 0), 4);
@@ -94,7 +93,7 @@ static void test_retry_after_values(void)
     CU_ASSERT_EQUAL(bh_ratelimit_take(rl, 0, "a", 0), 10);
     bh_ratelimit_free(rl);
 
-    rl = new_limiter(1e-12, 1, ROOMY);            /* clamps, no overflow */
+    rl = new_limiter(1e-12, 1, ROOMY); /* clamps, no overflow */
     CU_ASSERT_EQUAL(bh_ratelimit_take(rl, 0, "a", 0), 0);
     CU_ASSERT_EQUAL(bh_ratelimit_take(rl, 0, "a", 0), INT_MAX);
     bh_ratelimit_free(rl);
@@ -177,7 +176,7 @@ static void test_long_client_keys(void)
     memset(a, 'x', 200);
     a[200] = '\0';
     memcpy(b, a, sizeof b);
-    b[199] = 'y';                       /* differs past the stored prefix */
+    b[199] = 'y'; /* differs past the stored prefix */
     memcpy(prefix63, a, 63);
     prefix63[63] = '\0';
     memcpy(prefix64, a, 64);
@@ -199,15 +198,14 @@ static void test_long_client_keys(void)
  * and an old client, evicted meanwhile, comes back as new. */
 static void test_eviction_when_full(void)
 {
-    bh_ratelimit *rl = new_limiter(1, 2, 4);   /* one bucket per shard */
+    bh_ratelimit *rl = new_limiter(1, 2, 4); /* one bucket per shard */
     CU_ASSERT_EQUAL(bh_ratelimit_take(rl, 0, "old", 0), 0);
     CU_ASSERT_EQUAL(bh_ratelimit_take(rl, 0, "old", 0), 0);
     CU_ASSERT_EQUAL(bh_ratelimit_take(rl, 0, "old", 0), 1);
     int refused = 0;
     for (int i = 0; i < 10000; i++) {
         char client[32];
-        snprintf(client, sizeof client, "10.%d.%d.%d", i >> 16, (i >> 8) & 255,
-                 i & 255);
+        snprintf(client, sizeof client, "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
         refused += bh_ratelimit_take(rl, 0, client, 0) != 0;
         refused += bh_ratelimit_take(rl, 0, client, 0) != 0;
     }
@@ -257,7 +255,7 @@ static void test_no_eviction_within_capacity(void)
 
 typedef struct worker {
     bh_ratelimit *rl;
-    _Atomic int64_t *clock;             /* NULL: fixed time 0 */
+    _Atomic int64_t *clock; /* NULL: fixed time 0 */
     int takes;
     int allowed;
     int id;
@@ -367,8 +365,7 @@ int main(void)
     CU_basic_set_mode(CU_BRM_VERBOSE);
     if (CU_basic_run_tests() != CUE_SUCCESS)
         goto fail;
-    unsigned failed = CU_get_number_of_failures() +
-                      CU_get_number_of_tests_failed();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
     CU_cleanup_registry();
     return failed ? 1 : 0;
 fail:

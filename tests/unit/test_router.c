@@ -27,8 +27,7 @@ static bh_router *build(spec *routes, size_t n)
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     for (i = 0; i < n; i++) {
-        int rc = bh_router_add(r, routes[i].method, routes[i].tmpl, &routes[i],
-                               err, sizeof err);
+        int rc = bh_router_add(r, routes[i].method, routes[i].tmpl, &routes[i], err, sizeof err);
         if (rc != 0)
             fprintf(stderr, "add %s: %s\n", routes[i].tmpl, err);
         CU_ASSERT_EQUAL_FATAL(rc, 0);
@@ -37,20 +36,18 @@ static bh_router *build(spec *routes, size_t n)
     return r;
 }
 
-static bh_route_result match(const bh_router *r, bh_match *m, unsigned method,
-                             const char *path)
+static bh_route_result match(const bh_router *r, bh_match *m, unsigned method, const char *path)
 {
     return bh_router_match(r, method, path, strlen(path), m);
 }
 
 /* Parameter i of the last match is `name` with the raw bytes `value`. */
-static int param_is(const bh_match *m, const char *path, int i, const char *name,
-                    const char *value)
+static int param_is(const bh_match *m, const char *path, int i, const char *name, const char *value)
 {
     size_t n = strlen(value);
 
-    return i < m->nparams && strcmp(m->names[i], name) == 0 &&
-           m->value_len[i] == n && memcmp(path + m->value_off[i], value, n) == 0;
+    return i < m->nparams && strcmp(m->names[i], name) == 0 && m->value_len[i] == n &&
+           memcmp(path + m->value_off[i], value, n) == 0;
 }
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -87,7 +84,7 @@ static void test_methods_format(void)
     strcpy(buf, "junk");
     bh_methods_format(0, buf, sizeof buf);
     CU_ASSERT_STRING_EQUAL(buf, "");
-    bh_methods_format(0x80, buf, sizeof buf);   /* unknown bit ignored */
+    bh_methods_format(0x80, buf, sizeof buf); /* unknown bit ignored */
     CU_ASSERT_STRING_EQUAL(buf, "");
 }
 
@@ -98,10 +95,10 @@ static void test_methods_format_small(void)
     memset(buf, 'x', sizeof buf);
     bh_methods_format(BH_M_GET | BH_M_HEAD, buf, 5);
     CU_ASSERT_STRING_EQUAL(buf, "GET");
-    CU_ASSERT_EQUAL(buf[5], 'x');               /* nothing past len */
-    bh_methods_format(BH_M_DELETE, buf, 5);     /* "DELETE" cannot fit */
+    CU_ASSERT_EQUAL(buf[5], 'x');           /* nothing past len */
+    bh_methods_format(BH_M_DELETE, buf, 5); /* "DELETE" cannot fit */
     CU_ASSERT_STRING_EQUAL(buf, "");
-    bh_methods_format(BH_M_GET | BH_M_HEAD, buf, 10);  /* exact fit */
+    bh_methods_format(BH_M_GET | BH_M_HEAD, buf, 10); /* exact fit */
     CU_ASSERT_STRING_EQUAL(buf, "GET, HEAD");
     bh_methods_format(BH_M_GET | BH_M_HEAD, buf, 9);
     CU_ASSERT_STRING_EQUAL(buf, "GET");
@@ -122,7 +119,7 @@ static void test_valid_templates(void)
         "/events/{id}/ticket-types",
         "/x/{_a1}/{B}",
         "/a-._~!$&'()*+,;=:@Z9",
-        "/{abcdefghijklmnopqrstuvwxyz_01234}",   /* 32-char name */
+        "/{abcdefghijklmnopqrstuvwxyz_01234}", /* 32-char name */
     };
     char err[BH_ROUTER_ERR_MAX];
     bh_router *r = bh_router_new();
@@ -176,11 +173,10 @@ static void test_invalid_templates(void)
         err[0] = '\0';
         CU_ASSERT_EQUAL(bh_router_add(r, BH_M_GET, bad[i].tmpl, NULL, err, sizeof err), -1);
         if (strstr(err, bad[i].phrase) == NULL)
-            fprintf(stderr, "template %s: got \"%s\"\n",
-                    bad[i].tmpl ? bad[i].tmpl : "(null)", err);
+            fprintf(stderr, "template %s: got \"%s\"\n", bad[i].tmpl ? bad[i].tmpl : "(null)", err);
         CU_ASSERT_PTR_NOT_NULL(strstr(err, bad[i].phrase));
     }
-    CU_ASSERT_EQUAL(bh_router_count(r), 0);   /* nothing half-added */
+    CU_ASSERT_EQUAL(bh_router_count(r), 0); /* nothing half-added */
     bh_router_free(r);
 }
 
@@ -228,8 +224,9 @@ static void test_param_limit(void)
     int i;
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-    CU_ASSERT_EQUAL(bh_router_add(r, BH_M_GET, "/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}",
-                                  NULL, err, sizeof err), -1);
+    CU_ASSERT_EQUAL(
+        bh_router_add(r, BH_M_GET, "/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}", NULL, err, sizeof err),
+        -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "more than 8 parameters"));
     CU_ASSERT_EQUAL_FATAL(bh_router_add(r, BH_M_GET, eight, NULL, err, sizeof err), 0);
     CU_ASSERT_EQUAL_FATAL(bh_router_finalize(r, err, sizeof err), 0);
@@ -271,7 +268,7 @@ static void test_literal(void)
     CU_ASSERT_EQUAL(match(r, &m, BH_M_GET, "/a.b"), BH_ROUTE_FOUND);
     CU_ASSERT_EQUAL(match(r, &m, BH_M_GET, "/aXb"), BH_ROUTE_NOT_FOUND);
     bh_match_free(&m);
-    bh_match_free(&m);   /* idempotent */
+    bh_match_free(&m); /* idempotent */
     bh_router_free(r);
 }
 
@@ -534,7 +531,7 @@ static void test_add_after_finalize(void)
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     CU_ASSERT_EQUAL(bh_router_add(r, BH_M_GET, "/a", NULL, err, sizeof err), 0);
-    CU_ASSERT_EQUAL(bh_match_init(&m, r), -1);     /* not finalized yet */
+    CU_ASSERT_EQUAL(bh_match_init(&m, r), -1); /* not finalized yet */
     CU_ASSERT_PTR_NULL(m.md);
     CU_ASSERT_EQUAL(bh_router_finalize(r, err, sizeof err), 0);
     CU_ASSERT_EQUAL(bh_router_add(r, BH_M_GET, "/b", NULL, err, sizeof err), -1);
@@ -564,13 +561,12 @@ static void test_empty_router(void)
 static void test_iteration_order(void)
 {
     spec routes[] = {
-        {BH_M_GET, "/orders/{id}"}, {BH_M_GET, "/{id}"},    {BH_M_GET, "/orders/mine"},
-        {BH_M_POST, "/orders"},     {BH_M_GET, "/"},        {BH_M_GET, "/orders"},
+        {BH_M_GET, "/orders/{id}"}, {BH_M_GET, "/{id}"}, {BH_M_GET, "/orders/mine"},
+        {BH_M_POST, "/orders"},     {BH_M_GET, "/"},     {BH_M_GET, "/orders"},
     };
-    static const char *const order[] = {"/", "/orders", "/orders", "/orders/mine",
-                                        "/orders/{id}", "/{id}"};
-    static const unsigned methods[] = {BH_M_GET, BH_M_GET, BH_M_POST, BH_M_GET,
-                                       BH_M_GET, BH_M_GET};
+    static const char *const order[] = {
+        "/", "/orders", "/orders", "/orders/mine", "/orders/{id}", "/{id}"};
+    static const unsigned methods[] = {BH_M_GET, BH_M_GET, BH_M_POST, BH_M_GET, BH_M_GET, BH_M_GET};
     bh_router *r = build(routes, NELEMS(routes));
     const char *tmpl;
     unsigned method;
@@ -600,16 +596,16 @@ typedef struct probe {
     unsigned method;
     const char *path;
     bh_route_result want;
-    const char *tmpl;   /* FOUND: the template that must win */
-    const char *value;  /* FOUND: the last parameter's raw value, or NULL */
-    unsigned allowed;   /* METHOD: the exact mask */
+    const char *tmpl;  /* FOUND: the template that must win */
+    const char *value; /* FOUND: the last parameter's raw value, or NULL */
+    unsigned allowed;  /* METHOD: the exact mask */
 } probe;
 
 static const probe probes[] = {
     {BH_M_GET, "/orders/mine", BH_ROUTE_FOUND, "/orders/mine", NULL, 0},
     {BH_M_DELETE, "/orders/mine", BH_ROUTE_FOUND, "/orders/{id}", "mine", 0},
-    {BH_M_HEAD, "/events/e%201/ticket-types", BH_ROUTE_FOUND,
-     "/events/{id}/ticket-types", "e%201", 0},
+    {BH_M_HEAD, "/events/e%201/ticket-types", BH_ROUTE_FOUND, "/events/{id}/ticket-types", "e%201",
+     0},
     {BH_M_GET, "/res17/abc", BH_ROUTE_FOUND, "/res17/{id}", "abc", 0},
     {BH_M_GET, "/res29/abc/def", BH_ROUTE_NOT_FOUND, NULL, NULL, 0},
     {BH_M_PUT, "/orders/9", BH_ROUTE_METHOD, NULL, NULL, BH_M_DELETE | BH_M_OPTIONS},
@@ -668,9 +664,12 @@ static void *worker_run(void *arg)
 static bh_router *build_busy_router(void)
 {
     static const spec fixed[] = {
-        {BH_M_GET, "/orders/mine"}, {BH_M_DELETE, "/orders/{id}"},
-        {BH_M_GET, "/events/{id}/ticket-types"}, {BH_M_GET, "/events"},
-        {BH_M_POST, "/events"}, {BH_M_GET, "/"},
+        {BH_M_GET, "/orders/mine"},
+        {BH_M_DELETE, "/orders/{id}"},
+        {BH_M_GET, "/events/{id}/ticket-types"},
+        {BH_M_GET, "/events"},
+        {BH_M_POST, "/events"},
+        {BH_M_GET, "/"},
     };
     char err[BH_ROUTER_ERR_MAX], tmpl[32];
     bh_router *r = bh_router_new();
@@ -678,9 +677,9 @@ static bh_router *build_busy_router(void)
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     for (i = 0; i < NELEMS(fixed); i++)
-        CU_ASSERT_EQUAL_FATAL(bh_router_add(r, fixed[i].method, fixed[i].tmpl, NULL,
-                                            err, sizeof err), 0);
-    for (i = 0; i < 34; i++) {   /* 40 routes in all, like a real server */
+        CU_ASSERT_EQUAL_FATAL(
+            bh_router_add(r, fixed[i].method, fixed[i].tmpl, NULL, err, sizeof err), 0);
+    for (i = 0; i < 34; i++) { /* 40 routes in all, like a real server */
         snprintf(tmpl, sizeof tmpl, "/res%02zu/{id}", i);
         CU_ASSERT_EQUAL_FATAL(bh_router_add(r, BH_M_GET, tmpl, NULL, err, sizeof err), 0);
     }
