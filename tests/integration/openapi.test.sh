@@ -3,31 +3,15 @@
 # npm package @redocly/cli from tests/package.json), and names every route
 # the loaded plugins registered.
 set -euo pipefail
-: "${BH_BUILDDIR:?}" "${BH_SRCDIR:?}"
+# shellcheck source=tests/integration/lib.sh
+. "${BH_SRCDIR:?}/tests/integration/lib.sh"
 modules=${BH_NODE_MODULES:-$BH_SRCDIR/tests/node_modules}
 redocly=$modules/.bin/redocly
-[ -x "$redocly" ] || { echo "FAIL: $redocly missing: run npm ci in tests/ (scripts/quickstart.sh test does)" >&2; exit 1; }
-
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+[ -x "$redocly" ] || fail "$redocly missing: run npm ci in tests/ (scripts/quickstart.sh test does)"
 
 BILHETAGEM_PLUGIN_DIR=$BH_BUILDDIR/plugins BH_TEST_PLUGINS=$BH_BUILDDIR/tests/plugins \
-BILHETAGEM_DATA_DIR=$tmp/var "$BH_BUILDDIR/bilhetagemd" -c "$BH_SRCDIR/conf/test.json" \
-    --listen 127.0.0.1:0 >"$tmp/out.log" 2>"$tmp/err.log" &
-pid=$!
-listen=
-for _ in $(seq 1 100); do
-    listen=$(grep -o '"listen":"[^"]*"' "$tmp/out.log" | head -1 | cut -d'"' -f4 || true)
-    [ -n "$listen" ] && break
-    sleep 0.1
-done
-[ -n "$listen" ] || { cat "$tmp/err.log" >&2; fail "server did not start"; }
+BILHETAGEM_DATA_DIR=$tmp/var start_server "$BH_BUILDDIR/bilhetagemd" \
+    -c "$BH_SRCDIR/conf/test.json" --listen 127.0.0.1:0
 curl -sf "http://$listen/openapi.json" -o "$tmp/openapi.json" || fail "GET /openapi.json"
 for path in '"/hello/{name}"' '"/healthz"' '"/test/items/{id}"' '"/test/echo"'; do
     grep -q "$path" "$tmp/openapi.json" || fail "openapi.json lacks $path"

@@ -4,15 +4,8 @@
 # `pkg-config --cflags --libs bilhetagem`, load it into the installed
 # bilhetagemd and call its route over loopback.
 set -euo pipefail
-: "${BH_BUILDDIR:?}" "${BH_SRCDIR:?}"
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=tests/integration/lib.sh
+. "${BH_SRCDIR:?}/tests/integration/lib.sh"
 
 ${MAKE:-make} -C "$BH_BUILDDIR" install DESTDIR="$tmp/root" >/dev/null
 pc=$(find "$tmp/root" -name bilhetagem.pc -print -quit)
@@ -42,14 +35,7 @@ JSON
 "$bin" -t -c "$tmp/greeter.json" 2>"$tmp/t.err" || { cat "$tmp/t.err" >&2; fail "-t refused the out-of-tree plugin"; }
 grep -q "test is successful" "$tmp/t.err" || fail "-t did not report success"
 
-"$bin" -c "$tmp/greeter.json" >"$tmp/out.log" 2>"$tmp/err.log" &
-pid=$!
-for _ in $(seq 1 100); do
-    listen=$(grep -o '"listen":"[^"]*"' "$tmp/out.log" | head -1 | cut -d'"' -f4 || true)
-    [ -n "$listen" ] && break
-    sleep 0.1
-done
-[ -n "$listen" ] || { cat "$tmp/err.log" >&2; fail "server did not start"; }
+start_server "$bin" -c "$tmp/greeter.json"
 body=$(curl -sf "http://$listen/greetings/ana")
 [ "$body" = '{"greeting":"Hi, ana"}' ] || fail "unexpected body: $body"
 sent=$(curl -sf "http://$listen/greetings")
