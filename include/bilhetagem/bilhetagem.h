@@ -8,6 +8,8 @@
  *   events.h    units of work, publishing and subscribing to events
  *   db.h        parameterized SQL in the unit's transaction, migrations
  *   log.h       structured logging
+ *   util.h      random ids, RFC 3339 time, domain counters
+ *   tasks.h     periodic background tasks and bilhetagemctl commands
  */
 #ifndef BILHETAGEM_BILHETAGEM_H
 #define BILHETAGEM_BILHETAGEM_H
@@ -17,5 +19,7 @@
 #include <bilhetagem/events.h>
 #include <bilhetagem/db.h>
 #include <bilhetagem/log.h>
+#include <bilhetagem/util.h>
+#include <bilhetagem/tasks.h>
 
 #endif

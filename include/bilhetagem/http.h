@@ -141,6 +141,29 @@ char *bh_req_strdup(bh_request *req, const char *s);
 void bh_req_set(bh_request *req, const char *key, void *value, void (*free_fn)(void *));
 void *bh_req_get(const bh_request *req, const char *key);
 
+/* ---- pagination --------------------------------------------------------------
+ * Every list is paginated the same way: ?limit= (default 20, 1..100) and an
+ * opaque ?cursor= taken from the previous page's "next_cursor".  A plugin
+ * chooses its own cursor key (text such as "1764417600000|3f0c...", the sort
+ * columns of the last row it returned); the core only wraps it so clients
+ * treat it as opaque. */
+typedef struct bh_page {
+    int limit;         /* 1 .. 100 */
+    const char *after; /* the key given to bh_page_cursor() for the previous
+                          page, or NULL on the first page; printable ASCII,
+                          at most 512 bytes; borrowed from the request */
+} bh_page;
+
+/* Read ?limit= and ?cursor=.  Returns 0, or -1 after setting a 400
+ * problem+json naming the parameter (limit not an integer in 1..100, a
+ * cursor that does not decode).  A plugin must still validate the decoded
+ * key's shape and answer 400 when it is not one it made. */
+int bh_req_page(bh_request *req, bh_page *page);
+
+/* The opaque cursor for `key` (printable ASCII, at most 512 bytes), in
+ * request memory; NULL when key is not acceptable. */
+const char *bh_page_cursor(bh_request *req, const char *key);
+
 /* ---- the principal ------------------------------------------------------- */
 
 typedef struct bh_principal {
