@@ -183,6 +183,12 @@ struct bh_event {
 void bh_events_deliver(bh_app *app, bh_pending_event *list, const char *cause_id);
 void bh_events_discard(bh_pending_event *list);
 
+/* trace.c (xray): the tracer around an event delivery in `unit`, whose
+ * trace header is already set; and forgetting the tracer at shutdown. */
+bh_span *bh_trace_unit_begin(bh_unit *unit, const char *type, const char *subscriber);
+void bh_trace_unit_end(bh_unit *unit, bh_span *span, int error);
+void bh_trace_reset(void);
+
 /* The process-wide app, set once by main before plugins load; SDK entry
  * points that get no context (bh_service_lookup) read it. */
 extern bh_app *bh_the_app;

@@ -47,13 +47,22 @@ int bh_event_publish(bh_unit *unit, const char *type, const char *subject, json_
         return -1; /* type not valid UTF-8; data was stolen by json_pack */
     if (subject)
         json_object_set_new(env, "subject", json_string(subject));
-    if (unit->trace[0]) /* CloudEvents extension: lowercase letters only */
+    /* xray: a span for the publish (the outbox INSERT nests in it); the
+     * event carries it as the consumer's parent, or the unit's header as is. */
+    char name[96], hdr[BH_TRACE_HEADER_MAX];
+    snprintf(name, sizeof name, "publish %s", type);
+    bh_span *span = bh_trace_begin(unit, name, BH_TRACE_LOCAL);
+    if (span && bh_trace_outbound_header(unit, span, hdr, sizeof hdr) == 0)
+        json_object_set_new(env, "awstraceheader", json_string(hdr));
+    else if (unit->trace[0]) /* CloudEvents extension: lowercase letters only */
         json_object_set_new(env, "awstraceheader", json_string(unit->trace));
     if (unit->storage) { /* durable: into the outbox, in the unit's transaction */
         int rc = bh_outbox_append(unit, env);
         json_decref(env);
+        bh_trace_end(span, 0, rc != 0);
         return rc;
     }
+    bh_trace_end(span, 0, 0);
     struct bh_pending_event *pe = bh_xcalloc(1, sizeof *pe);
     pe->envelope = env;
     *unit->events_tail = pe;
@@ -129,7 +138,11 @@ static void deliver_one(const bh_subscription *s, const bh_event *ev, bh_pending
     bh_unit unit;
     bh_unit_init(&unit, bh_event_id(ev), s->plugin, NULL, NULL, 0);
     bh_unit_set_trace_header(&unit, bh_event_trace_header(ev));
+    char who[160]; /* xray: "plugin/subscriber", as the outbox names it */
+    snprintf(who, sizeof who, "%s/%s", s->plugin ? s->plugin->name : "core", s->name);
+    bh_span *span = bh_trace_unit_begin(&unit, bh_event_type(ev), who);
     int rc = s->fn(&unit, ev, s->arg);
+    bh_trace_unit_end(&unit, span, rc != 0);
     if (rc != 0) {
         bh_log(s->plugin, BH_LOG_ERROR, "subscriber %s failed on event %s (%s)", s->name,
                bh_event_id(ev), bh_event_type(ev));

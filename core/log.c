@@ -156,9 +156,9 @@ void bh_log_json(json_t *obj)
     free(line);
 }
 
-BH_PRINTF(4, 0) /* clang's -Wformat-nonliteral: fmt is checked at the callers */
-static void log_va(const char *plugin, const char *request_id, bh_log_level level, const char *fmt,
-                   va_list ap)
+BH_PRINTF(5, 0) /* clang's -Wformat-nonliteral: fmt is checked at the callers */
+static void log_va(const char *plugin, const char *request_id, const char *trace_id,
+                   bh_log_level level, const char *fmt, va_list ap)
 {
     if (level < log_min)
         return;
@@ -172,6 +172,8 @@ static void log_va(const char *plugin, const char *request_id, bh_log_level leve
     json_object_set_new(o, "plugin", json_string(plugin ? plugin : "core"));
     if (request_id)
         json_object_set_new(o, "request_id", json_string(request_id));
+    if (trace_id && *trace_id) /* xray: the request's trace, for log correlation */
+        json_object_set_new(o, "trace_id", json_string(trace_id));
     /* json_string rejects invalid UTF-8; keep the line rather than lose it */
     json_t *m = json_string(msg);
     json_object_set_new(o, "msg", m ? m : json_string("(message not valid UTF-8)"));
@@ -182,7 +184,7 @@ void bh_log_core(bh_log_level level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    log_va(NULL, NULL, level, fmt, ap);
+    log_va(NULL, NULL, NULL, level, fmt, ap);
     va_end(ap);
 }
 
@@ -190,14 +192,16 @@ void bh_log(const bh_plugin_ctx *ctx, bh_log_level level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    log_va(ctx ? ctx->name : NULL, NULL, level, fmt, ap);
+    log_va(ctx ? ctx->name : NULL, NULL, NULL, level, fmt, ap);
     va_end(ap);
 }
 
 void bh_req_log(const bh_request *req, bh_log_level level, const char *fmt, ...)
 {
+    char trace_id[36];
+    bh_trace_id(&req->unit, trace_id); /* xray: "" when the request has no trace */
     va_list ap;
     va_start(ap, fmt);
-    log_va(bh_req_route_plugin(req), bh_req_id(req), level, fmt, ap);
+    log_va(bh_req_route_plugin(req), bh_req_id(req), trace_id, level, fmt, ap);
     va_end(ap);
 }

@@ -77,7 +77,9 @@ static bh_db_status deliver_one(bh_app *app, bh_dbconn **conn, const bh_subscrip
                          "INSERT INTO bh_inbox (event_id, subscriber, processed_at)"
                          " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                          p, 3, NULL, &fresh);
+        bh_span *span = fresh ? bh_trace_unit_begin(&u, bh_event_type(ev), who) : NULL; /* xray */
         int refused = rc == BH_DB_OK && fresh != 0 && s->fn(&u, ev, s->arg) != 0;
+        bh_trace_unit_end(&u, span, refused);
         int ok = rc == BH_DB_OK && !refused;
         int published = u.published;
         rc = bh_unit_end(&u, ok);
@@ -432,4 +434,17 @@ int bh_event_receive(const json_t *envelope)
 void bh_event_thread_done(void)
 {
     bh_storage_disconnect(&receiver_conn);
+}
+
+/* xray: OutboxLag for CloudWatch (bilhetagem/trace.h), on the calling
+ * thread's own connection, released by bh_event_thread_done(). */
+int bh_outbox_lag_ms(int64_t *lag_ms)
+{
+    bh_app *app = bh_the_app;
+    bh_outbox_stats os;
+    *lag_ms = 0;
+    if (!app || !app->storage || bh_outbox_stats_read(app, &receiver_conn, &os) != 0)
+        return -1;
+    *lag_ms = os.oldest_pending_age_ms;
+    return 0;
 }

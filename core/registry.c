@@ -278,6 +278,7 @@ void bh_registry_free(bh_app *app)
     for (size_t i = 0; i < app->services.len; i++)
         free(((bh_service *)bh_vec_at(&app->services, i))->name);
     bh_vec_free(&app->services);
+    bh_trace_reset(); /* xray: the tracer's callbacks go with its plugin */
     free(app->openapi_json);
     app->openapi_json = NULL;
     if (app->router)

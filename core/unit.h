@@ -21,6 +21,7 @@ struct bh_unit {
     bh_pending_event **events_tail;
     bh_plugin_ctx *publisher; /* plugin whose code runs in the unit */
     char trace[256];          /* X-Ray trace header, "" when none */
+    bh_span *trace_span;      /* xray: innermost open span (core/trace.c) */
 
     struct bh_storage *storage; /* NULL: no database configured */
     bh_dbconn **conn;           /* the thread's connection slot */

@@ -10,6 +10,7 @@
  *   log.h       structured logging
  *   util.h      random ids, RFC 3339 time, domain counters
  *   tasks.h     periodic background tasks and bilhetagemctl commands
+ *   trace.h     tracing spans, the X-Ray trace header, the tracer
  */
 #ifndef BILHETAGEM_BILHETAGEM_H
 #define BILHETAGEM_BILHETAGEM_H
@@ -21,5 +22,6 @@
 #include <bilhetagem/log.h>
 #include <bilhetagem/util.h>
 #include <bilhetagem/tasks.h>
+#include <bilhetagem/trace.h>
 
 #endif
