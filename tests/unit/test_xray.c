@@ -1,0 +1,2 @@
+/* test_xray.c - placeholder, replaced below */
+int main(void) { return 0; }
