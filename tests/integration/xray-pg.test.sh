@@ -1,0 +1,8 @@
+#!/bin/bash
+# xray-pg.test.sh - xray.test.mjs against a real PostgreSQL 15 that
+# tests/pg.sh starts for the run and stops whatever happens: the SQL
+# subsegments then say database_type "PostgreSQL".
+set -euo pipefail
+: "${BH_BUILDDIR:?}" "${BH_SRCDIR:?}"
+BH_TEST_DRIVERS=postgresql exec "$BH_SRCDIR/tests/pg.sh" run \
+    node --test --test-reporter=spec "$BH_SRCDIR/tests/integration/xray.test.mjs"
