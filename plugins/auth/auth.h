@@ -191,6 +191,15 @@ auth_keyset *auth_jwks_acquire(auth_jwks *j);
  * set was installed; 0 when rate-limited or the fetch failed (the old keys
  * stay).  Any thread. */
 int auth_jwks_refetch(auth_jwks *j);
+/* The same in two steps, so the caller can trace the fetch (authz.c opens
+ * an X-Ray subsegment around it): claim returns 1 when this thread is the
+ * one to refetch now (then call fetch), 0 when rate-limited.  fetch sends
+ * `trace_header` (may be NULL) as X-Amzn-Trace-Id, sets *http_status (0
+ * when no answer came) and returns 1 when a new set was installed. */
+int auth_jwks_refetch_claim(auth_jwks *j);
+int auth_jwks_fetch(auth_jwks *j, const char *trace_header, long *http_status);
+/* The JWKS URL (borrowed, valid until auth_jwks_free). */
+const char *auth_jwks_url(const auth_jwks *j);
 
 /* ---- minting (mint.c) --------------------------------------------------- */
 

@@ -45,14 +45,32 @@ static const char *bearer_token(bh_request *req, const char *h)
     return copy;
 }
 
-static auth_status check(auth_state *st, const char *token, auth_identity *id)
+/* The unknown-kid refetch runs in the request: an X-Ray subsegment around
+ * it, and the trace header to the JWKS host.  (The start-up loader has no
+ * request, so its fetches are not traced.) */
+static int traced_refetch(bh_request *req, auth_jwks *j)
+{
+    if (!auth_jwks_refetch_claim(j))
+        return 0;
+    bh_unit *unit = bh_req_unit(req);
+    bh_span *sp = bh_trace_begin(unit, "jwks", BH_TRACE_REMOTE);
+    bh_trace_http(sp, "GET", auth_jwks_url(j));
+    char hdr[BH_TRACE_HEADER_MAX];
+    int traced = bh_trace_outbound_header(unit, sp, hdr, sizeof hdr) == 0;
+    long status = 0;
+    int ok = auth_jwks_fetch(j, traced ? hdr : NULL, &status);
+    bh_trace_end(sp, (int)status, !ok && status == 0);
+    return ok;
+}
+
+static auth_status check(bh_request *req, auth_state *st, const char *token, auth_identity *id)
 {
     int64_t now = (int64_t)time(NULL);
     if (st->cfg.policy.mode == AUTH_MODE_HS256)
         return auth_verify(&st->cfg.policy, NULL, token, now, id);
     auth_keyset *ks = auth_jwks_acquire(st->jwks);
     auth_status s = auth_verify(&st->cfg.policy, ks, token, now, id);
-    if (s == AUTH_E_UNKNOWN_KID && auth_jwks_refetch(st->jwks)) {
+    if (s == AUTH_E_UNKNOWN_KID && traced_refetch(req, st->jwks)) {
         /* the pool may have rotated its keys: one more try with the new set */
         auth_identity_clear(id);
         auth_keyset_unref(ks);
@@ -90,7 +108,7 @@ int auth_authorize(bh_request *req, void *arg)
         return BH_NEXT;
     }
     auth_identity id;
-    auth_status s = check(st, token, &id);
+    auth_status s = check(req, st, token, &id);
     if (s == AUTH_OK) {
         attach(req, &id);
         auth_identity_clear(&id);

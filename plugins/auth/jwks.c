@@ -110,7 +110,8 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 
 /* Every option of one GET; the first failure's code. */
 static CURLcode set_options(CURL *c, const char *url, int allow_http, long timeout_ms,
-                            atomic_int *cancel, body_buf *b, char *curl_err)
+                            atomic_int *cancel, body_buf *b, char *curl_err,
+                            struct curl_slist *headers)
 {
     /* curl reads no CA bundle variable itself; honour the usual two */
     const char *ca = getenv("CURL_CA_BUNDLE");
@@ -129,29 +130,42 @@ static CURLcode set_options(CURL *c, const char *url, int allow_http, long timeo
         (rc = curl_easy_setopt(c, CURLOPT_WRITEDATA, b)) ||
         (rc = curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L)) ||
         (rc = curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress)) ||
-        (rc = curl_easy_setopt(c, CURLOPT_XFERINFODATA, cancel)))
+        (rc = curl_easy_setopt(c, CURLOPT_XFERINFODATA, cancel)) ||
+        (headers && (rc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers))))
         return rc;
     if (ca && *ca)
         rc = curl_easy_setopt(c, CURLOPT_CAINFO, ca);
     return rc;
 }
 
+/* `trace_header`, when not NULL, goes out as X-Amzn-Trace-Id (the callee
+ * joins the request's X-Ray trace); *status_out gets the HTTP status. */
 static int http_get(const char *url, int allow_http, long timeout_ms, atomic_int *cancel,
-                    char **body, size_t *len, char *err, size_t errlen)
+                    const char *trace_header, long *status_out, char **body, size_t *len,
+                    char *err, size_t errlen)
 {
     CURL *c = curl_easy_init();
     if (!c) {
         snprintf(err, errlen, "curl_easy_init failed");
         return -1;
     }
+    struct curl_slist *headers = NULL;
+    if (trace_header) {
+        char h[300];
+        snprintf(h, sizeof h, "X-Amzn-Trace-Id: %s", trace_header);
+        headers = curl_slist_append(NULL, h); /* NULL: send without, untraced */
+    }
     body_buf b = {0};
     char curl_err[CURL_ERROR_SIZE] = "";
-    CURLcode rc = set_options(c, url, allow_http, timeout_ms, cancel, &b, curl_err);
+    CURLcode rc = set_options(c, url, allow_http, timeout_ms, cancel, &b, curl_err, headers);
     if (rc == CURLE_OK)
         rc = curl_easy_perform(c);
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(c);
+    curl_slist_free_all(headers);
+    if (status_out)
+        *status_out = status;
     if (rc != CURLE_OK || status != 200) {
         if (b.too_big)
             snprintf(err, errlen, "GET %.300s: body over %d bytes", url, BODY_MAX);
@@ -175,7 +189,7 @@ static int http_get(const char *url, int allow_http, long timeout_ms, atomic_int
 int auth_http_get(const char *url, int allow_http, long timeout_ms, char **body, size_t *len,
                   char *err, size_t errlen)
 {
-    return http_get(url, allow_http, timeout_ms, NULL, body, len, err, errlen);
+    return http_get(url, allow_http, timeout_ms, NULL, NULL, NULL, body, len, err, errlen);
 }
 
 /* ---- the key set holder ------------------------------------------------------ */
@@ -191,14 +205,14 @@ static void install(auth_jwks *j, auth_keyset *ks)
 }
 
 /* Fetch, parse, install.  0 when a new set is in use. */
-static int load_once(auth_jwks *j, const char *why)
+static int load_once(auth_jwks *j, const char *why, const char *trace_header, long *status)
 {
     char err[512] = "";
     char *doc = NULL;
     size_t len = 0;
     auth_keyset *ks = NULL;
-    int fetched = http_get(j->url, j->allow_http, j->timeout_ms, &j->cancel, &doc, &len, err,
-                           sizeof err) == 0;
+    int fetched = http_get(j->url, j->allow_http, j->timeout_ms, &j->cancel, trace_header, status,
+                           &doc, &len, err, sizeof err) == 0;
     if (fetched && !(ks = auth_keyset_parse(doc, len, err, sizeof err))) {
         /* err says why; prefix it so the log line reads */
         char parse_err[512];
@@ -222,7 +236,7 @@ static void *loader(void *arg)
     auth_jwks *j = arg;
     long delay_ms = BACKOFF_FIRST_MS;
     for (;;) {
-        if (load_once(j, "JWKS fetch") == 0)
+        if (load_once(j, "JWKS fetch", NULL, NULL) == 0) /* no request: untraced */
             break;
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
@@ -310,14 +324,27 @@ auth_keyset *auth_jwks_acquire(auth_jwks *j)
     return ks;
 }
 
-int auth_jwks_refetch(auth_jwks *j)
+int auth_jwks_refetch_claim(auth_jwks *j)
 {
     int64_t now = mono_s();
     int64_t last = atomic_load(&j->last_refetch);
     if (last != NEVER && now - last < j->refetch_min_s)
         return 0;
     /* only the thread that moves the clock does the fetch */
-    if (!atomic_compare_exchange_strong(&j->last_refetch, &last, now))
-        return 0;
-    return load_once(j, "JWKS refetch (unknown kid)") == 0;
+    return atomic_compare_exchange_strong(&j->last_refetch, &last, now);
+}
+
+int auth_jwks_fetch(auth_jwks *j, const char *trace_header, long *http_status)
+{
+    return load_once(j, "JWKS refetch (unknown kid)", trace_header, http_status) == 0;
+}
+
+int auth_jwks_refetch(auth_jwks *j)
+{
+    return auth_jwks_refetch_claim(j) && auth_jwks_fetch(j, NULL, NULL);
+}
+
+const char *auth_jwks_url(const auth_jwks *j)
+{
+    return j->url;
 }
