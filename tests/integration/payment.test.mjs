@@ -179,6 +179,20 @@ for (const driver of drivers()) {
       assert.equal(await counter(shop, 'payments_captured'), before + 1);
     });
 
+    await t.test('tok_fail_4: attempts run out, pending; the reconcile task captures it', async () => {
+      const order = await placeOrder(shop);
+      const res = await pay(shop, order.id, { method: 'card', card_token: 'tok_fail_4' });
+      assert.equal(res.status, 201, res.body);
+      assert.equal(res.json.status, 'pending'); // unknown, never "failed"
+      assert.equal(await orderStatus(shop, order.id), 'pending_payment');
+      // the task asks again with the same payment id: one more 5xx, then captured
+      await waitFor(async () => (await orderStatus(shop, order.id)) === 'paid',
+                    { timeoutMs: 5000, what: 'reconciliation to capture the payment' });
+      const stored = await shop.call('GET', `/payments/${res.json.id}`, { as: 'alice' });
+      assert.equal(stored.json.status, 'captured');
+      assert.equal(stored.json.orphaned, false);
+    });
+
     await t.test('the same Idempotency-Key replays the same payment', async () => {
       const before = await counter(shop, 'payments_captured');
       const order = await placeOrder(shop);
