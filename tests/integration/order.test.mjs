@@ -426,6 +426,147 @@ for (const driver of drivers()) {
     });
   });
 
+  // The orders service as payment and invoice call it, driven over HTTP by
+  // the test-only order_fixture plugin (plugins/order/fixture.c, built by
+  // `make check`): mark_paid, tickets, check-ins, mark_refunded.
+  const hasFixture = fs.existsSync(path.join(BUILDDIR, 'plugins', 'order_fixture.so'));
+  describe(`orders service on ${driver}`, { skip: !hasFixture && 'plugins/order_fixture.so is not built (make check builds it)' }, () => {
+    let shop;
+    let ev;
+    let popcorn;
+    const fx = (method, id, what = '', body) =>
+      shop.call(method, `/test/order-fixture/${id}${what}`, { as: 'admin', body });
+
+    before(async () => {
+      shop = await startCheckout({ driver, plugins: ['products', 'order', 'order_fixture'] });
+      ev = await createEvent(shop, [{ name: 'Pista', price_cents: 5000, capacity: 10 }]);
+      popcorn = await createProduct(shop, { name: 'Pipoca', price_cents: 1200, stock: 5 });
+    });
+    after(() => shop && shop.stop());
+
+    test('get and lines: what payment charges and invoice bills', async () => {
+      const res = await order(shop, 'alice', { items: [{ ticket_type_id: ev.ticket_types[0].id, quantity: 2 }],
+                                               products: [{ product_id: popcorn.id, quantity: 1 }] });
+      assert.equal(res.status, 201, res.body);
+      for (const q of ['', '?for_update=1']) {
+        const got = await shop.call('GET', `/test/order-fixture/${res.json.id}${q}`, { as: 'admin' });
+        assert.equal(got.status, 200, got.body);
+        assert.deepEqual(got.json, {
+          id: res.json.id, status: 'pending_payment', user_sub: USERS.alice.sub, user_email: USERS.alice.email,
+          subtotal_cents: 11200, total_cents: 11200, currency: 'BRL',
+          created_at_ms: Date.parse(res.json.created_at), expires_at_ms: Date.parse(res.json.expires_at),
+          lines: [
+            { kind: 1, ref_id: ev.ticket_types[0].id, event_id: ev.id, name: `${ev.name} - Pista`, sku: '',
+              quantity: 2, unit_price_cents: 5000, line_total_cents: 10000 },
+            { kind: 2, ref_id: popcorn.id, event_id: '', name: 'Pipoca', sku: popcorn.sku,
+              quantity: 1, unit_price_cents: 1200, line_total_cents: 1200 },
+          ],
+        });
+      }
+      assert.deepEqual((await fx('GET', crypto.randomUUID())).json, { result: 'not_found' });
+      assert.equal((await shop.call('POST', `/orders/${res.json.id}/cancel`, { as: 'alice' })).status, 200);
+    });
+
+    test('paid: holds become sold, one ticket per seat, check-in once, refund voids', async () => {
+      const tt = ev.ticket_types[0].id;
+      const before = [await available(shop, ev.id), await productAvailable(shop, popcorn.id)];
+      const res = await order(shop, 'alice', { items: [{ ticket_type_id: tt, quantity: 3 }],
+                                               products: [{ product_id: popcorn.id, quantity: 2 }] });
+      assert.equal(res.status, 201, res.body);
+      const id = res.json.id;
+      // no tickets before payment
+      assert.deepEqual((await shop.call('GET', `/orders/${id}/tickets`, { as: 'alice' })).json,
+                       { items: [], next_cursor: null });
+
+      assert.deepEqual((await fx('POST', id, '/paid', { payment_id: 'pay-1' })).json, { result: 'ok' });
+      assert.equal((await shop.call('GET', `/orders/${id}`, { as: 'alice' })).json.status, 'paid');
+      assert.deepEqual([await available(shop, ev.id), await productAvailable(shop, popcorn.id)],
+                       [before[0] - 3, before[1] - 2]);
+      const adminEv = await shop.call('GET', `/events/${ev.id}`, { as: 'admin' });
+      assert.equal(adminEv.json.ticket_types[0].sold, 3);
+      assert.equal(adminEv.json.ticket_types[0].held, 0);
+      // paid is final for payment: a second capture, a cancel, an unknown order
+      assert.equal((await fx('POST', id, '/paid', { payment_id: 'pay-2' })).status, 409);
+      assertProblem(await shop.call('POST', `/orders/${id}/cancel`, { as: 'alice' }), 409, 'order-state');
+      assert.equal((await fx('POST', crypto.randomUUID(), '/paid', { payment_id: 'p' })).status, 404);
+
+      // tickets: three, unguessable, paginated, the owner's (and admin's) only
+      const page1 = await shop.call('GET', `/orders/${id}/tickets?limit=2`, { as: 'alice' });
+      assert.equal(page1.status, 200, page1.body);
+      assert.equal(page1.json.items.length, 2);
+      assert.equal(typeof page1.json.next_cursor, 'string');
+      const page2 = await shop.call('GET', `/orders/${id}/tickets?limit=2&cursor=${encodeURIComponent(page1.json.next_cursor)}`,
+                                    { as: 'alice' });
+      assert.equal(page2.json.items.length, 1);
+      assert.equal(page2.json.next_cursor, null);
+      const tickets = [...page1.json.items, ...page2.json.items];
+      assert.equal(new Set(tickets.map((t) => t.code)).size, 3);
+      for (const t of tickets) {
+        assert.match(t.code, /^[0-9a-f]{32}$/);
+        assert.deepEqual({ ...t, code: 'x' }, { code: 'x', order_id: id, ticket_type_id: tt, event_id: ev.id,
+                                                status: 'valid' });
+      }
+      assertProblem(await shop.call('GET', `/orders/${id}/tickets`, { as: 'bob' }), 404, 'not-found');
+      assert.equal((await shop.call('GET', `/orders/${id}/tickets`, { as: 'admin' })).json.items.length, 3);
+
+      // check-in: staff or admin only; once; unknown codes 404
+      const [a, b] = tickets.map((t) => t.code);
+      assertProblem(await shop.call('POST', '/checkins', { as: 'alice', body: { code: a } }), 403, 'forbidden');
+      const results = await Promise.all(Array.from({ length: 10 }, () =>
+        shop.call('POST', '/checkins', { as: 'staff', body: { code: a } })));
+      assert.deepEqual(results.map((r) => r.status).sort(), [200, ...Array(9).fill(409)]);
+      const ok = results.find((r) => r.status === 200).json;
+      assert.equal(ok.code, a);
+      assert.equal(ok.status, 'used');
+      assert.match(ok.checked_in_at, /Z$/);
+      assertProblem(results.find((r) => r.status === 409), 409, 'ticket-used');
+      assertProblem(await shop.call('POST', '/checkins', { as: 'admin', body: { code: 'f'.repeat(32) } }), 404, 'not-found');
+      assertProblem(await shop.call('POST', '/checkins', { as: 'admin', body: { code: 'f'.repeat(5000) } }), 404, 'not-found');
+      assert.deepEqual(pointers(await shop.call('POST', '/checkins', { as: 'staff', body: { code: 7 } })), ['/code']);
+      assert.deepEqual(pointers(await shop.call('POST', '/checkins', { as: 'staff', body: {} })), ['/code']);
+      const listed = await shop.call('GET', `/orders/${id}/tickets`, { as: 'alice' });
+      assert.deepEqual(listed.json.items.map((t) => t.status).sort(), ['used', 'valid', 'valid']);
+
+      // refund: tickets void, seats and products back on sale
+      assert.deepEqual((await fx('POST', id, '/refunded', { payment_id: 'pay-1' })).json, { result: 'ok' });
+      assert.equal((await shop.call('GET', `/orders/${id}`, { as: 'alice' })).json.status, 'refunded');
+      assert.deepEqual([await available(shop, ev.id), await productAvailable(shop, popcorn.id)], before);
+      const voided = await shop.call('GET', `/orders/${id}/tickets`, { as: 'alice' });
+      assert.deepEqual(voided.json.items.map((t) => t.status), ['void', 'void', 'void']);
+      assertProblem(await shop.call('POST', '/checkins', { as: 'staff', body: { code: b } }), 409, 'ticket-void');
+      assert.equal((await fx('POST', id, '/refunded', { payment_id: 'pay-1' })).status, 409);
+      assert.equal((await fx('POST', id, '/paid', { payment_id: 'pay-3' })).status, 409);
+
+      // a pending order cannot be refunded
+      const pending = await order(shop, 'bob', { items: [{ ticket_type_id: tt, quantity: 1 }] });
+      assert.equal((await fx('POST', pending.json.id, '/refunded', { payment_id: 'x' })).status, 409);
+
+      const metrics = await shop.call('GET', '/metrics');
+      assert.match(metrics.body, /^bilhetagem_tickets_checked_in_total 1$/m);
+      assert.equal((await outboxLines(shop, 'order.paid')).length, 1);
+      assert.equal((await outboxLines(shop, 'order.refunded')).length, 1);
+    });
+  });
+
+  describe(`a lapsed hold cannot be paid on ${driver}`, { skip: !hasFixture && 'plugins/order_fixture.so is not built' }, () => {
+    test('mark_paid after expires_at is a conflict even before the sweeper ran', async (t) => {
+      // the sweeper runs hourly here, so the order is still pending_payment
+      const shop = await startCheckout({ t, driver, plugins: ['products', 'order', 'order_fixture'],
+                                         config: { order: { hold_seconds: 1, sweep_interval_ms: 3600000 } } });
+      const ev = await createEvent(shop, [{ name: 'Pista', price_cents: 5000, capacity: 2 }]);
+      const res = await order(shop, 'alice', { items: [{ ticket_type_id: ev.ticket_types[0].id, quantity: 2 }] });
+      assert.equal(res.status, 201, res.body);
+      await new Promise((r) => setTimeout(r, Date.parse(res.json.expires_at) - Date.now() + 50));
+      assert.equal((await shop.call('GET', `/orders/${res.json.id}`, { as: 'alice' })).json.status, 'pending_payment');
+      const paid = await shop.call('POST', `/test/order-fixture/${res.json.id}/paid`,
+                                   { as: 'admin', body: { payment_id: 'late' } });
+      assert.equal(paid.status, 409, paid.body);
+      const after = await shop.call('GET', `/events/${ev.id}`, { as: 'admin' });
+      assert.equal(after.json.ticket_types[0].sold, 0);
+      assert.equal(after.json.ticket_types[0].held, 2);
+    });
+  });
+
   // Needs the payment plugin (its own branch): paid orders, tickets and
   // check-ins end to end.  Skipped until plugins/payment.so is built.
   const hasPayment = fs.existsSync(path.join(BUILDDIR, 'plugins', 'payment.so'));
