@@ -17,7 +17,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { CTL, drivers, startCheckout, USERS } from './checkout.mjs';
-import { BUILDDIR, runBinary, serverEnv, waitFor } from './lib.mjs';
+import { BUILDDIR, request, runBinary, serverEnv, startServer, waitFor } from './lib.mjs';
 
 const FUTURE = '2031-06-01T20:00:00Z';
 
@@ -423,6 +423,36 @@ for (const driver of drivers()) {
       assert.equal(await available(shop, ev.id), 3);
       // and the seats sell again
       assert.equal((await order(shop, 'bob', { items: [{ ticket_type_id: tt, quantity: 3 }] })).status, 201);
+    });
+  });
+
+  describe(`order expiry on two nodes sharing one ${driver} database`, () => {
+    test('each lapsed order is expired and released exactly once', async (t) => {
+      const config = { order: { hold_seconds: 1, sweep_interval_ms: 100 } };
+      const shop = await startCheckout({ t, driver, plugins: ['products', 'order'], config });
+      // a second node: the same config, database and secret
+      const node2 = await startServer({ config: shop.configPath, env: shop.env, t });
+      const ev = await createEvent(shop, [{ name: 'Pista', price_cents: 100, capacity: 40 }]);
+      const tt = ev.ticket_types[0].id;
+      const buyers = ['alice', 'bob'];
+      const placed = await Promise.all(Array.from({ length: 30 }, (_, i) =>
+        order(shop, buyers[i % 2], { items: [{ ticket_type_id: tt, quantity: 1 }] }, { timeoutMs: 15_000 })));
+      assert.deepEqual(placed.map((r) => r.status), Array(30).fill(201));
+      assert.equal(await available(shop, ev.id), 10);
+      await waitFor(async () => (await available(shop, ev.id)) === 40,
+                    { timeoutMs: 8000, stepMs: 100, what: 'every hold to be released' });
+      const expired = async (port) => {
+        const m = await request({ port, path: '/metrics' });
+        return Number(/^bilhetagem_orders_expired_total (\d+)$/m.exec(m.body)[1]);
+      };
+      assert.equal((await expired(shop.port)) + (await expired(node2.port)), 30);
+      assert.equal((await outboxLines(shop, 'order.expired')).length, 30);
+      const admin = await shop.call('GET', `/events/${ev.id}`, { as: 'admin' });
+      assert.equal(admin.json.ticket_types[0].held, 0);
+      for (const r of placed.slice(0, 3)) {
+        const got = await shop.call('GET', `/orders/${r.json.id}`, { as: r.json.user === USERS.alice.sub ? 'alice' : 'bob' });
+        assert.equal(got.json.status, 'expired');
+      }
     });
   });
 
