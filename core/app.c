@@ -12,7 +12,9 @@
 #include <sys/stat.h>
 
 #include "app.h"
+#include "counters.h"
 #include "storage.h"
+#include "tasks.h"
 
 void bh_app_init(bh_app *app)
 {
@@ -21,6 +23,9 @@ void bh_app_init(bh_app *app)
         bh_vec_init(&app->hooks[p], sizeof(bh_hook));
     bh_vec_init(&app->subscriptions, sizeof(bh_subscription));
     bh_vec_init(&app->services, sizeof(bh_service));
+    bh_vec_init(&app->counters, sizeof(bh_counter *));
+    bh_vec_init(&app->tasks, sizeof(bh_task));
+    bh_vec_init(&app->commands, sizeof(bh_command));
     bh_the_app = app;
 }
 
@@ -92,10 +97,14 @@ int bh_app_make_data_dir(const bh_app *app, char *err, size_t errlen)
 
 void bh_app_free(bh_app *app)
 {
+    bh_tasks_stop(app->tasks_runner); /* a failed startup may leave it running */
+    app->tasks_runner = NULL;
     if (app->storage)
         bh_storage_stop(app->storage);
     bh_plugins_stop(app);
     bh_registry_free(app);
+    bh_tasks_free(app);
+    bh_counters_free(app);
     bh_plugins_unload(app);
     bh_storage_free(app->storage);
     app->storage = NULL;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "counters.h"
 #include "outbox.h"
 #include "request.h"
 #include "server.h"
@@ -61,6 +62,7 @@ static int metrics(bh_request *req, void *arg)
         return -1;
     bh_resp_bytes(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
     free(text);
+    bh_counters_render(req->resp_body);
     bh_outbox_stats os;
     if (srv->app->storage && bh_outbox_stats_read(srv->app, &req->worker->db, &os) == 0)
         evbuffer_add_printf(

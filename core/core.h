@@ -63,6 +63,38 @@ typedef struct bh_subscription {
     void *arg;
 } bh_subscription;
 
+/* A domain counter (bilhetagem/util.h). */
+struct bh_counter {
+    char *name;
+    char *help;
+    atomic_llong value;
+    struct bh_plugin_ctx *plugin;
+};
+
+/* A bh_unit_count() waiting for its unit to commit. */
+typedef struct bh_unit_counted {
+    bh_counter *counter;
+    int64_t n;
+} bh_unit_counted;
+
+/* A periodic task or an operator command (bilhetagem/tasks.h). */
+typedef struct bh_task {
+    struct bh_plugin_ctx *plugin;
+    char *name;
+    int64_t interval_ms;
+    bh_task_fn fn;
+    void *arg;
+    int64_t due_us; /* next run, monotonic; the tasks thread's own */
+} bh_task;
+
+typedef struct bh_command {
+    struct bh_plugin_ctx *plugin;
+    char *name;
+    char *summary;
+    bh_command_fn fn;
+    void *arg;
+} bh_command;
+
 typedef struct bh_service {
     char *name;
     uint32_t version;
@@ -87,16 +119,20 @@ typedef struct bh_app {
     size_t n_plugins;
 
     bh_router *router;
-    bh_vec routes;                /* bh_route_entry* (owned) */
-    bh_vec hooks[3];              /* bh_hook, per bh_hook_phase */
-    bh_hook authorizer;           /* fn == NULL when none */
-    bh_vec subscriptions;         /* bh_subscription */
-    bh_vec services;              /* bh_service */
-    char *openapi_json;           /* assembled once at startup */
-    bh_plugin_ctx core;           /* names the core's own routes (name NULL) */
-    struct bh_storage *storage;   /* NULL without a "storage" config */
-    struct bh_outbox *outbox;     /* the dispatcher, with storage */
-    bh_event_transport transport; /* send == NULL: deliver in this process */
+    bh_vec routes;                 /* bh_route_entry* (owned) */
+    bh_vec hooks[3];               /* bh_hook, per bh_hook_phase */
+    bh_hook authorizer;            /* fn == NULL when none */
+    bh_vec subscriptions;          /* bh_subscription */
+    bh_vec services;               /* bh_service */
+    bh_vec counters;               /* bh_counter* (owned) */
+    bh_vec tasks;                  /* bh_task */
+    bh_vec commands;               /* bh_command */
+    struct bh_tasks *tasks_runner; /* the tasks thread, with storage */
+    char *openapi_json;            /* assembled once at startup */
+    bh_plugin_ctx core;            /* names the core's own routes (name NULL) */
+    struct bh_storage *storage;    /* NULL without a "storage" config */
+    struct bh_outbox *outbox;      /* the dispatcher, with storage */
+    bh_event_transport transport;  /* send == NULL: deliver in this process */
     bh_plugin_ctx *transport_plugin;
     int serving; /* set when workers start: registration closed */
     atomic_int draining;

@@ -30,6 +30,7 @@
 
 #include "app.h"
 #include "storage.h"
+#include "tasks.h"
 
 #define EXIT_FAIL 2
 #define LIST_DEFAULT_LIMIT 100
@@ -378,6 +379,30 @@ static long parse_ttl(const char *s)
 
 /* ---- the command table ------------------------------------------------------- */
 
+/* ---- commands the configured plugins register (bilhetagem/tasks.h) ---------- */
+
+static const char *plugin_command_name; /* argv[1] when it names no built-in */
+
+static int cmd_plugin(bh_app *app, const ctl_args *a, char *err, size_t errlen)
+{
+    (void)a;
+    if (need_storage(app, err, errlen) != 0 || bh_app_make_data_dir(app, err, errlen) != 0)
+        return -1;
+    char why[BH_ERR_MAX] = "";
+    bh_db_status s = bh_storage_migrate(app->storage, why, sizeof why);
+    if (s != BH_DB_OK) {
+        snprintf(err, errlen, "%s%s", s == BH_DB_UNAVAILABLE ? "database unreachable: " : "", why);
+        return -1;
+    }
+    return bh_commands_run(app, plugin_command_name, stdout, err, errlen);
+}
+
+static const ctl_command plugin_command = {{"", NULL},
+                                           "-c FILE",
+                                           "a command a configured plugin registers",
+                                           .plugins = 1,
+                                           .run = cmd_plugin};
+
 static const ctl_command commands[] = {
     {{"migrate", NULL},
      "-c FILE [-p DIR]",
@@ -426,6 +451,9 @@ static void usage(FILE *out)
           "      --username U        token: username (default: SUB)\n"
           "  -v, --version           print the version and exit\n"
           "  -h, --help              print this help and exit\n"
+          "\nplugins add commands of their own (the products plugin: seed); run\n"
+          "  bilhetagemctl NAME -c FILE\n"
+          "to run the command NAME of the plugins FILE configures.\n"
           "\nexit status: 0 done, 2 failed (the reason is on stderr)\n",
           out);
 }
@@ -544,6 +572,9 @@ static int parse_options(int argc, char **argv, const ctl_command *cmd, ctl_args
                                "only apply to token");
     if (cmd->mints && !a->sub)
         return bad_usage("%s", "token: --sub is required");
+    if (!a->config && cmd == &plugin_command)
+        return bad_usage("unknown command \"%s\" (a plugin's command needs -c FILE)",
+                         plugin_command_name);
     if (!a->config)
         return bad_usage("%s", "-c FILE is required");
     a->rest = argv + optind;
@@ -585,6 +616,12 @@ int main(int argc, char **argv)
     }
     int used = 0;
     const ctl_command *cmd = find_command(argc, argv, &used);
+    if (!cmd && argc >= 2 && argv[1][0] != '-' && !is_group(argv[1])) {
+        /* Not ours: perhaps a plugin's; the config says once it is loaded. */
+        plugin_command_name = argv[1];
+        cmd = &plugin_command;
+        used = 1;
+    }
     if (!cmd) {
         if (argc < 2)
             bad_usage("no command given");

@@ -23,6 +23,7 @@
 #include "app.h"
 #include "outbox.h"
 #include "server.h"
+#include "tasks.h"
 #include "storage.h"
 
 #define EXIT_CONFIG 2
@@ -168,6 +169,8 @@ static int start_up(runtime *rt, const options *o, char *err, size_t errlen)
         return -1;
     if (bh_plugins_start(app, err, errlen) != 0)
         return -1;
+    if (app->storage && app->tasks.len && !(app->tasks_runner = bh_tasks_start(app, err, errlen)))
+        return -1;
     app->serving = 1;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int workers = app->cfg->workers > 0 ? app->cfg->workers : (cpus > 0 ? (int)cpus : 1);
@@ -177,6 +180,8 @@ static int start_up(runtime *rt, const options *o, char *err, size_t errlen)
 static void shut_down(runtime *rt)
 {
     bh_server_join(&rt->srv);
+    bh_tasks_stop(rt->app.tasks_runner); /* before any plugin stops */
+    rt->app.tasks_runner = NULL;
     bh_outbox_stop(rt->app.outbox); /* after the workers; before the transport's plugin */
     if (rt->app.storage)
         bh_storage_stop(rt->app.storage);

@@ -23,6 +23,7 @@ void bh_unit_init(bh_unit *u, const char *id, bh_plugin_ctx *publisher, bh_stora
     u->conn = conn;
     u->write = write;
     bh_vec_init(&u->rows, sizeof(bh_rows *));
+    bh_vec_init(&u->counts, sizeof(bh_unit_counted));
 }
 
 static bh_db_status fail(bh_unit *u, bh_db_status s, const char *msg)
@@ -110,9 +111,18 @@ static void free_rows(bh_unit *u)
     bh_vec_free(&u->rows);
 }
 
-bh_db_status bh_unit_end(bh_unit *u, int success)
+/* The unit's business counters count only what committed. */
+static void settle_counts(bh_unit *u, int committed)
 {
-    free_rows(u);
+    for (size_t i = 0; committed && i < u->counts.len; i++) {
+        const bh_unit_counted *c = bh_vec_at(&u->counts, i);
+        bh_counter_add(c->counter, c->n);
+    }
+    bh_vec_free(&u->counts);
+}
+
+static bh_db_status end_tx(bh_unit *u, int success)
+{
     if (!u->in_tx)
         return u->failed;
     bh_dbconn *c = *u->conn;
@@ -130,11 +140,29 @@ bh_db_status bh_unit_end(bh_unit *u, int success)
     return BH_DB_OK;
 }
 
+bh_db_status bh_unit_end(bh_unit *u, int success)
+{
+    free_rows(u);
+    bh_db_status s = end_tx(u, success);
+    settle_counts(u, success && s == BH_DB_OK);
+    return s;
+}
+
+void bh_unit_count(bh_unit *unit, bh_counter *c, int64_t n)
+{
+    if (!unit || !c || n <= 0)
+        return;
+    bh_unit_counted *slot = bh_vec_push(&unit->counts);
+    slot->counter = c;
+    slot->n = n;
+}
+
 void bh_unit_reset(bh_unit *u)
 {
     if (u->in_tx)
         bh_unit_end(u, 0);
     free_rows(u);
+    bh_vec_free(&u->counts);
     bh_events_discard(u->events);
     u->events = NULL;
     u->events_tail = &u->events;

@@ -29,7 +29,8 @@ struct bh_unit {
     int published;       /* events went to the outbox */
     bh_db_status failed; /* first error, BH_DB_OK when none */
     char error[BH_DB_ERR_MAX];
-    bh_vec rows; /* bh_rows* to free when the unit ends */
+    bh_vec rows;   /* bh_rows* to free when the unit ends */
+    bh_vec counts; /* bh_unit_count()s applied when the unit commits */
 };
 
 /* Prepare a unit.  `conn` is the calling thread's connection slot (opened
@@ -43,7 +44,8 @@ void bh_unit_init(bh_unit *u, const char *id, bh_plugin_ctx *publisher, struct b
  * Frees the unit's result sets; keeps its events (the caller decides). */
 bh_db_status bh_unit_end(bh_unit *u, int success);
 
-/* Forget everything the unit did so its handler can run again. */
+/* Forget everything the unit did so its handler can run again (its
+ * bh_unit_count()s included). */
 void bh_unit_reset(bh_unit *u);
 
 /* Run a statement in the unit (the SDK calls go through here too). */

@@ -44,7 +44,7 @@ int bh_task_every(bh_plugin_ctx *ctx, const char *name, int64_t interval_ms, bh_
  * command registered under NAME, in plugin dependency order, each in its own
  * unit of work, after applying pending migrations.  The command writes its
  * human-readable report to `out` (stdout) and returns 0 (commit, exit 0) or
- * non-zero (rollback, exit 1) after writing why.  bilhetagemctl's built-in
+ * non-zero (rollback; bilhetagemctl exits 2) after writing why.  bilhetagemctl's built-in
  * commands (migrate, outbox, token, help) cannot be replaced. */
 typedef int (*bh_command_fn)(bh_unit *unit, FILE *out, void *arg);
 

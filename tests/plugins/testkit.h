@@ -19,4 +19,8 @@ struct tk_transport;
 int tk_transport_register(bh_plugin_ctx *ctx, const json_t *config, struct tk_transport **out);
 void tk_transport_free(struct tk_transport *t);
 
+/* Periodic task, commands, a counter and a paginated route
+ * (testkit_tasks.c), with storage. */
+int tk_tasks_register(bh_plugin_ctx *ctx, const json_t *config);
+
 #endif

@@ -33,24 +33,24 @@ typedef enum bh_catalog_kind {
 
 typedef enum bh_catalog_status {
     BH_CATALOG_OK = 0,
-    BH_CATALOG_NOT_FOUND = 1,    /* no such id (or not of this kind) */
-    BH_CATALOG_UNAVAILABLE = 2,  /* exists but not on sale: inactive product,
+    BH_CATALOG_NOT_FOUND = 1,   /* no such id (or not of this kind) */
+    BH_CATALOG_UNAVAILABLE = 2, /* exists but not on sale: inactive product,
                                     cancelled or past event */
-    BH_CATALOG_INSUFFICIENT = 3  /* not enough available / held / sold */
+    BH_CATALOG_INSUFFICIENT = 3 /* not enough available / held / sold */
 } bh_catalog_status;
 
 /* One sellable item as the catalog knows it now.  Text is copied in. */
 typedef struct bh_catalog_item {
     bh_catalog_kind kind;
-    char id[40];         /* UUID */
-    char event_id[40];   /* ticket types: the event's id; products: "" */
-    char event_name[201];/* ticket types: the event's name; products: "" */
-    char name[201];      /* ticket type name ("Pista") or product name */
-    char sku[65];        /* products: the SKU; ticket types: "" */
-    int64_t price_cents; /* the current price, >= 0 */
-    char currency[4];    /* ISO 4217, "BRL" */
-    int64_t available;   /* capacity/stock - sold - held at lookup time */
-    int on_sale;         /* 1 unless inactive / cancelled / already started */
+    char id[40];          /* UUID */
+    char event_id[40];    /* ticket types: the event's id; products: "" */
+    char event_name[201]; /* ticket types: the event's name; products: "" */
+    char name[201];       /* ticket type name ("Pista") or product name */
+    char sku[65];         /* products: the SKU; ticket types: "" */
+    int64_t price_cents;  /* the current price, >= 0 */
+    char currency[4];     /* ISO 4217, "BRL" */
+    int64_t available;    /* capacity/stock - sold - held at lookup time */
+    int on_sale;          /* 1 unless inactive / cancelled / already started */
 } bh_catalog_item;
 
 typedef struct bh_catalog_service {

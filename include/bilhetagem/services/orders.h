@@ -44,15 +44,18 @@ typedef struct bh_order_info {
     int64_t expires_at_ms; /* hold expiry (pending orders) */
 } bh_order_info;
 
-typedef enum bh_order_line_kind { BH_ORDER_LINE_TICKET = 1, BH_ORDER_LINE_PRODUCT = 2 } bh_order_line_kind;
+typedef enum bh_order_line_kind {
+    BH_ORDER_LINE_TICKET = 1,
+    BH_ORDER_LINE_PRODUCT = 2
+} bh_order_line_kind;
 
 /* One line as priced when the order was placed. */
 typedef struct bh_order_line {
     bh_order_line_kind kind;
-    char ref_id[40];     /* ticket type id or product id */
-    char event_id[40];   /* tickets: the event; products: "" */
-    char name[201];      /* what the buyer sees ("Show X - Pista", "Pipoca") */
-    char sku[65];        /* products: the SKU; tickets: "" */
+    char ref_id[40];   /* ticket type id or product id */
+    char event_id[40]; /* tickets: the event; products: "" */
+    char name[201];    /* what the buyer sees ("Show X - Pista", "Pipoca") */
+    char sku[65];      /* products: the SKU; tickets: "" */
     int64_t quantity;
     int64_t unit_price_cents;
     int64_t line_total_cents;
@@ -66,8 +69,7 @@ typedef struct bh_orders_service {
      * ends (PostgreSQL SELECT ... FOR UPDATE; SQLite's write transaction
      * already excludes other writers), so no expiry or cancellation can
      * slip between this read and the caller's decision.  OK or NOT_FOUND. */
-    int (*get)(void *self, bh_unit *unit, const char *order_id, int for_update,
-               bh_order_info *out);
+    int (*get)(void *self, bh_unit *unit, const char *order_id, int for_update, bh_order_info *out);
 
     /* Copy the order's lines (tickets first, then products, in the order
      * the buyer listed them) into out[0..max-1]; *n receives how many.
