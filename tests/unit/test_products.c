@@ -1,0 +1,5 @@
+/* test_products.c - placeholder */
+int main(void)
+{
+    return 0;
+}
