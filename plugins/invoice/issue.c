@@ -73,8 +73,7 @@ static int store_new(bh_unit *u, inv_record *rec, const bh_order_line *lines, si
         return r;
     if ((r = inv_store_insert(u, rec)) <= 0) /* 0: a twin delivery won the race */
         return r < 0 ? r : inv_store_give_back(u, rec);
-    if (credit)
-        r = inv_store_copy_lines(u, rec->credit_note_of, rec->id);
+    r = credit ? inv_store_copy_lines(u, rec->credit_note_of, rec->id) : 0;
     for (size_t i = 0; r == 0 && i < n; i++)
         r = inv_store_insert_line(u, rec->id, (int64_t)i + 1, &lines[i]);
     return r < 0 ? r : 1;

@@ -15,9 +15,9 @@
 
 #include "invoice.h"
 
-static void not_found(bh_request *req, const char *what)
+static void not_found(bh_request *req, const char *detail)
 {
-    bh_resp_problem(req, 404, "not-found", NULL, "no %s with this id", what);
+    bh_resp_problem(req, 404, "not-found", NULL, "%s", detail);
 }
 
 /* 1 when the client prefers the HTML page: Accept names text/html and does
@@ -62,14 +62,14 @@ static int get_invoice(bh_request *req, void *arg)
     const char *id = bh_req_param(req, "id");
     json_t *doc = NULL;
     if (!inv_is_uuid(id)) {
-        not_found(req, "invoice");
+        not_found(req, "no invoice or credit note with this id");
         return 0;
     }
     int r = inv_store_load(bh_req_unit(req), id, &doc);
     if (r < 0)
         return -1; /* the core answers 503 / retries as the status says */
     if (r == 0 || !visible(req, doc)) {
-        not_found(req, "invoice");
+        not_found(req, "no invoice or credit note with this id");
         return 0;
     }
     if (bh_resp_header(req, "Vary", "Accept") != 0) {
@@ -91,14 +91,14 @@ static int get_order_invoice(bh_request *req, void *arg)
     const char *id = bh_req_param(req, "id");
     json_t *doc = NULL;
     if (!inv_is_uuid(id)) {
-        not_found(req, "invoice for an order");
+        not_found(req, "no invoice for this order (yet)");
         return 0;
     }
     int r = inv_store_load_for_order(bh_req_unit(req), id, &doc);
     if (r < 0)
         return -1;
     if (r == 0 || !visible(req, doc)) {
-        not_found(req, "invoice for an order");
+        not_found(req, "no invoice for this order (yet)");
         return 0;
     }
     bh_resp_json(req, 200, doc);
