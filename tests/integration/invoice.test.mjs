@@ -43,6 +43,20 @@ function sql(shop, driver, text) {
   });
 }
 
+/** Writes a CloudEvents envelope into the core's outbox, as a publisher
+ * would: the dispatcher delivers it like any other event.  Returns its id. */
+async function forgeEvent(shop, driver, type, subject, data) {
+  const id = crypto.randomUUID();
+  const envelope = JSON.stringify({
+    specversion: '1.0', id, source: 'bilhetagem/payment', type, subject,
+    time: new Date().toISOString(), datacontenttype: 'application/json', data,
+  }).replace(/'/g, "''");
+  await sql(shop, driver, `INSERT INTO bh_outbox (event_id, type, subject, envelope, status, attempts,
+                           next_attempt_at, lease_until, created_at) VALUES ('${id}', '${type}',
+                           '${subject}', '${envelope}', 'pending', 0, 0, 0, 0)`);
+  return id;
+}
+
 for (const driver of drivers()) {
   describe(`invoice on ${driver}`, () => {
     let shop;
@@ -240,6 +254,28 @@ for (const driver of drivers()) {
       assert.equal(page.status, 200);
       assert.ok(page.body.includes(`Nota de crédito ${note.number}`));
       assert.ok(page.body.includes(`Referente à fatura ${invoice.number}`));
+    });
+
+    test('a captured amount that disagrees with the order issues nothing and is retried', async () => {
+      const order = await placeOrder('alice', [{ ticket_type_id: event.ticket_types[0].id, quantity: 1 }]);
+      const id = await forgeEvent(shop, driver, 'payment.captured', order.id, {
+        payment_id: crypto.randomUUID(), order_id: order.id, amount_cents: order.total_cents - 1,
+        currency: 'BRL', method: 'card', user: USERS.alice.sub,
+      });
+      // the subscriber fails: the outbox keeps the event for a retry (then the dead letter)
+      const row = await waitFor(async () => {
+        const r = await sql(shop, driver, `SELECT attempts, status FROM bh_outbox WHERE event_id = '${id}'`);
+        return Number(r.split('|')[0]) >= 2 && r;
+      }, { ...WAIT, what: 'two failed deliveries' });
+      assert.match(row, /\|(pending|dead)$/);
+      assertProblem(await shop.call('GET', `/orders/${order.id}/invoice`, { as: 'admin' }), 404, 'not-found');
+      assert.equal(await counter('invoices_issued'), paid.length);
+      // stop the retries of this poisoned event (the test shares the database)
+      await waitFor(async () => {
+        await sql(shop, driver, `UPDATE bh_outbox SET status = 'dead' WHERE event_id = '${id}'`);
+        await new Promise((resolve) => setTimeout(resolve, 200)); // a claim in flight lands
+        return (await sql(shop, driver, `SELECT status FROM bh_outbox WHERE event_id = '${id}'`)) === 'dead';
+      }, { ...WAIT, what: 'the poisoned event set aside' });
     });
 
     test('counters: invoices_issued and credit_notes_issued', async () => {
