@@ -121,7 +121,7 @@ static json_t *line_schema(void)
 static json_t *doc_schema(void)
 {
     json_t *s = json_pack(
-        "{s:s, s:[s,s,s,s,s,s,s,s,s,s,s], s:{s:{s:s, s:s}, s:{s:s, s:s}, s:{s:s, s:[s,s]},"
+        "{s:s, s:[s,s,s,s,s,s,s,s,s,s,s], s:{s:{s:s, s:s}, s:{s:s, s:[s]}, s:{s:s, s:[s,s]},"
         " s:{s:s}, s:{s:s}, s:{s:s, s:s}, s:{s:s, s:{s:{s:s}, s:{s:[s,s]}}},"
         " s:{s:s, s:o}, s:{s:s}, s:{s:s}, s:{s:s, s:s},"
         " s:{s:s, s:s, s:{s:{s:s}, s:{s:s}}}}}",
