@@ -105,12 +105,13 @@ static int on_captured(bh_unit *u, const bh_event *ev, void *arg)
     int64_t subtotal = 0;
     size_t bad = 0;
     inv_totals_status ts = inv_totals(lines, n, &subtotal, &bad);
-    if (ts != INV_TOTALS_OK || n == 0) {
-        bh_log(st->ctx, BH_LOG_ERROR, "order %s: line %zu %s; no invoice issued", pe.order_id,
-               bad + 1,
-               n == 0                      ? "missing (no lines)"
-               : ts == INV_TOTALS_OVERFLOW ? "overflows"
-                                           : "is inconsistent");
+    if (n == 0) {
+        bh_log(st->ctx, BH_LOG_ERROR, "order %s has no lines: no invoice issued", pe.order_id);
+        return -1;
+    }
+    if (ts != INV_TOTALS_OK) {
+        bh_log(st->ctx, BH_LOG_ERROR, "order %s: line %zu %s: no invoice issued", pe.order_id,
+               bad + 1, ts == INV_TOTALS_OVERFLOW ? "overflows int64" : "is inconsistent");
         return -1;
     }
     if (strcmp(order.currency, pe.currency) != 0 || order.total_cents != pe.amount_cents ||
