@@ -38,25 +38,24 @@
     "{\"name\":\"limit\",\"in\":\"query\",\"schema\":{\"type\":\"integer\",\"minimum\":1,"         \
     "\"maximum\":100,\"default\":20}},{\"name\":\"cursor\",\"in\":\"query\",\"schema\":" STR "}"
 
+#define TICKET_LINES_IN LINE_INPUT("ticket_type_id")
+#define PRODUCT_LINES_IN LINE_INPUT("product_id")
+#define ORDER_CREATED ORDER_RESPONSE("201", "The order, pending payment")
+#define ORDER_OK ORDER_RESPONSE("200", "The order")
+#define ORDER_CANCELLED ORDER_RESPONSE("200", "The cancelled order")
+
 const char order_doc_create[] =
     "{\"summary\":\"Place an order: hold tickets and products\",\"tags\":[\"orders\"],"
     "\"operationId\":\"createOrder\",\"description\":\"Prices come from the catalog; every line "
     "is held for hold_seconds, then released unless paid.\","
     "\"requestBody\":{\"required\":true,\"content\":{\"application/json\":{\"schema\":{"
-    "\"type\":\"object\",\"required\":[\"items\"],\"properties\":{\"items\":" LINE_INPUT(
-        "ticket_type_id") ",\"products\":" LINE_INPUT("product_id") "}}}}},"
-                                                                    "\"responses\":"
-                                                                    "{" ORDER_RESPONSE(
-                                                                        "201",
-                                                                        "The order, pending "
-                                                                        "payment") ",\"409\""
-                                                                                   ":" PROBLEM
-                                                                                   ",\"422\""
-                                                                                   ":" PROBLEM "}}";
+    "\"type\":\"object\",\"required\":[\"items\"],\"properties\":{"
+    "\"items\":" TICKET_LINES_IN ",\"products\":" PRODUCT_LINES_IN "}}}}},"
+    "\"responses\":{" ORDER_CREATED ",\"409\":" PROBLEM ",\"422\":" PROBLEM "}}";
 
 const char order_doc_get[] =
     "{\"summary\":\"An order (owner or admin)\",\"tags\":[\"orders\"],\"operationId\":\"getOrder\","
-    "\"responses\":{" ORDER_RESPONSE("200", "The order") ",\"404\":" PROBLEM "}}";
+    "\"responses\":{" ORDER_OK ",\"404\":" PROBLEM "}}";
 
 const char order_doc_list[] =
     "{\"summary\":\"The caller's orders, newest first (admin: everyone's)\",\"tags\":[\"orders\"],"
@@ -70,8 +69,8 @@ const char order_doc_list[] =
 
 const char order_doc_cancel[] =
     "{\"summary\":\"Cancel a pending order and release its holds\",\"tags\":[\"orders\"],"
-    "\"operationId\":\"cancelOrder\",\"responses\":{" ORDER_RESPONSE(
-        "200", "The cancelled order") ",\"404\":" PROBLEM ",\"409\":" PROBLEM "}}";
+    "\"operationId\":\"cancelOrder\","
+    "\"responses\":{" ORDER_CANCELLED ",\"404\":" PROBLEM ",\"409\":" PROBLEM "}}";
 
 #define TICKET_PROPS                                                                               \
     "\"code\":" STR ",\"order_id\":" STR ",\"ticket_type_id\":" STR ",\"event_id\":" STR           \

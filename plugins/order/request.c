@@ -11,8 +11,8 @@
  * Every invalid field is reported with its JSON pointer, so one answer
  * names all of them; a list over the line limit is refused as a whole
  * without looking inside it (bounded work for a huge array).  Unknown
- * members, such as a client's idea of a price, are ignored: prices come
- * from the catalog.
+ * members are refused too, a client's idea of a price first among them:
+ * prices come from the catalog.
  */
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +28,47 @@ static void add_error(json_t **errors, const char *pointer, const char *detail)
         json_array_append_new(*errors, e);
     else
         json_decref(e);
+}
+
+/* prefix + "/" + key, the key escaped as RFC 6901 says ("~" -> "~0", "/" ->
+ * "~1") and cut at a UTF-8 character boundary when it is huge. */
+static void member_pointer(char *out, size_t len, const char *prefix, const char *key)
+{
+    size_t n = (size_t)snprintf(out, len, "%s/", prefix);
+    for (const char *k = key; n < len && *k; k++) {
+        const char *esc = *k == '~' ? "~0" : *k == '/' ? "~1" : NULL;
+        size_t need = esc ? 2 : (unsigned char)*k >= 0xC0 ? 4 : 1; /* whole sequences only */
+        if (n + need >= len)
+            break;
+        if (esc) {
+            out[n++] = esc[0];
+            out[n++] = esc[1];
+        } else {
+            out[n++] = *k;
+        }
+    }
+    out[n < len ? n : len - 1] = '\0';
+}
+
+/* Report every member of obj not named in `known` (NULL-terminated). */
+static int unknown_members(const json_t *obj, const char *prefix, const char *const *known,
+                           json_t **errors)
+{
+    const char *key;
+    const json_t *v;
+    int bad = 0;
+    json_object_foreach((json_t *)obj, key, v) {
+        size_t i = 0;
+        while (known[i] && strcmp(known[i], key) != 0)
+            i++;
+        if (!known[i]) {
+            char ptr[160];
+            member_pointer(ptr, sizeof ptr, prefix, key);
+            add_error(errors, ptr, "is not a known field");
+            bad = 1;
+        }
+    }
+    return bad;
 }
 
 void order_line_pointer(bh_order_line_kind kind, size_t index, char *buf, size_t len)
@@ -46,7 +87,8 @@ static int parse_line(const json_t *el, bh_order_line_kind kind, size_t index, o
         add_error(errors, base, "must be an object");
         return -1;
     }
-    int bad = 0;
+    const char *const known[] = {id_key, "quantity", NULL};
+    int bad = unknown_members(el, base, known, errors);
     const json_t *id = json_object_get(el, id_key);
     snprintf(ptr, sizeof ptr, "%s/%s", base, id_key);
     if (!id) {
@@ -95,43 +137,53 @@ static int parse_line(const json_t *el, bh_order_line_kind kind, size_t index, o
     return 0;
 }
 
+/* -1 with a non-NULL errors array, even when jansson ran out of memory
+ * while describing what was wrong. */
+static int refuse(json_t **errors)
+{
+    if (!*errors)
+        *errors = json_array();
+    return -1;
+}
+
 int order_request_parse(const json_t *body, order_request *out, json_t **errors)
 {
     memset(out, 0, sizeof *out);
     *errors = NULL;
     if (!json_is_object(body)) {
         add_error(errors, "", "must be a JSON object");
-        return -1;
+        return refuse(errors);
     }
+    static const char *const known[] = {"items", "products", NULL};
+    int bad = unknown_members(body, "", known, errors);
     const json_t *items = json_object_get(body, "items");
     const json_t *products = json_object_get(body, "products");
+    int shape_bad = 1;
     if (!items)
         add_error(errors, "/items", "is required");
     else if (!json_is_array(items))
         add_error(errors, "/items", "must be an array");
     else if (json_array_size(items) == 0)
         add_error(errors, "/items", "must hold at least one ticket line");
-    if (products && !json_is_array(products))
+    else
+        shape_bad = 0;
+    if (products && !json_is_array(products)) {
         add_error(errors, "/products", "must be an array");
-    if (*errors)
-        return -1;
+        shape_bad = 1;
+    }
+    if (shape_bad)
+        return refuse(errors);
 
     size_t nt = json_array_size(items), np = products ? json_array_size(products) : 0;
     if (nt + np > BH_ORDERS_MAX_LINES) { /* array sizes: no overflow */
         add_error(errors, nt > BH_ORDERS_MAX_LINES ? "/items" : "/products",
                   "an order holds at most 20 lines, tickets and products together");
-        return -1;
+        return refuse(errors);
     }
-    int bad = 0;
     for (size_t i = 0; i < nt; i++)
         bad |= parse_line(json_array_get(items, i), BH_ORDER_LINE_TICKET, i, out, errors) != 0;
     out->n_tickets = out->n;
     for (size_t i = 0; i < np; i++)
         bad |= parse_line(json_array_get(products, i), BH_ORDER_LINE_PRODUCT, i, out, errors) != 0;
-    if (bad) {
-        if (!*errors) /* only when out of memory: still a refusal */
-            *errors = json_array();
-        return -1;
-    }
-    return 0;
+    return bad ? refuse(errors) : 0;
 }

@@ -176,8 +176,7 @@ static void test_request_valid(void)
     char errs[4096];
     CU_ASSERT_EQUAL(parse("{\"items\":[{\"ticket_type_id\":\"" TT1 "\",\"quantity\":2},"
                           "{\"ticket_type_id\":\"" TT2 "\",\"quantity\":20}],"
-                          "\"products\":[{\"product_id\":\"" PR1 "\",\"quantity\":1}],"
-                          "\"unit_price_cents\":1}",
+                          "\"products\":[{\"product_id\":\"" PR1 "\",\"quantity\":1}]}",
                           &rq, errs, sizeof errs),
                     0);
     CU_ASSERT_EQUAL(rq.n, 3);
@@ -275,6 +274,30 @@ static void test_request_fields(void)
     CU_ASSERT_EQUAL(parse(big, &rq, errs, sizeof errs), 0);
 }
 
+static void test_request_unknown_members(void)
+{
+    order_request rq;
+    char errs[4096];
+    /* a client's price is refused, not silently used or ignored */
+    CU_ASSERT_EQUAL(parse("{\"items\":[{\"ticket_type_id\":\"" TT1 "\",\"quantity\":1,"
+                          "\"unit_price_cents\":1}],\"total_cents\":1,\"a/b~c\":0}",
+                          &rq, errs, sizeof errs),
+                    -1);
+    CU_ASSERT(has_pointer(errs, "/items/0/unit_price_cents"));
+    CU_ASSERT(has_pointer(errs, "/total_cents"));
+    CU_ASSERT(has_pointer(errs, "/a~1b~0c"));
+    CU_ASSERT(!has_pointer(errs, "/items/0/quantity"));
+    /* a huge key is cut in the pointer, never overflowing it */
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"items\":[{\"ticket_type_id\":\"" TT1 "\",\"quantity\":1}],"
+             "\"%01000d\":1}",
+             7);
+    CU_ASSERT_EQUAL(parse(text, &rq, errs, sizeof errs), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(errs, "\"pointer\":\"/0000"));
+    CU_ASSERT(strlen(errs) < 400);
+}
+
 static void test_request_duplicates(void)
 {
     order_request rq;
@@ -361,6 +384,7 @@ int main(void)
     CU_add_test(s, "request: a valid order", test_request_valid);
     CU_add_test(s, "request: shape", test_request_shape);
     CU_add_test(s, "request: fields", test_request_fields);
+    CU_add_test(s, "request: unknown members", test_request_unknown_members);
     CU_add_test(s, "request: duplicate lines", test_request_duplicates);
     CU_add_test(s, "request: at most 20 lines", test_request_line_limit);
     CU_add_test(s, "line pointers", test_line_pointer);
