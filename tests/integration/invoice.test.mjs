@@ -33,7 +33,7 @@ const num = (series, n) => `${series}-${String(n).padStart(6, '0')}`;
  * only to look at the core's outbox and to deliver an event twice. */
 function sql(shop, driver, text) {
   const [bin, args] = driver === 'sqlite'
-    ? ['sqlite3', ['-bail', path.join(shop.dataDir, 'checkout.db'), text]]
+    ? ['sqlite3', ['-bail', '-cmd', '.timeout 5000', path.join(shop.dataDir, 'checkout.db'), text]]
     : ['psql', [shop.env.BH_TEST_CHECKOUT_DSN, '-v', 'ON_ERROR_STOP=1', '-qAtc', text]];
   return new Promise((resolve, reject) => {
     execFile(bin, args, { timeout: 10_000 }, (err, stdout, stderr) => {
