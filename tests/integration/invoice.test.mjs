@@ -63,6 +63,7 @@ for (const driver of drivers()) {
     let event; // the event with two ticket types
     let product; // the add-on with an HTML-hostile name
     const paid = []; // { order, payment, invoice } in payment order
+    const poisoned = []; // payment ids of events the test made wrong on purpose
 
     async function placeOrder(as, items, products = []) {
       const res = await shop.call('POST', '/orders', { as, key: true, body: { items, products } });
@@ -124,7 +125,12 @@ for (const driver of drivers()) {
     });
 
     after(async () => {
-      if (shop) await shop.stop();
+      if (!shop) return;
+      await shop.stop();
+      // the only errors the plugin logged are the ones the test provoked
+      const errors = shop.server.lines.filter((l) => l.plugin === 'invoice' && l.level === 'error' &&
+                                                     !poisoned.some((p) => String(l.msg).includes(p)));
+      assert.deepEqual(errors, []);
     });
 
     test('a captured card payment issues one invoice with the order\'s exact lines', async () => {
@@ -260,8 +266,10 @@ for (const driver of drivers()) {
 
     test('a captured amount that disagrees with the order issues nothing and is retried', async () => {
       const order = await placeOrder('alice', [{ ticket_type_id: event.ticket_types[0].id, quantity: 1 }]);
+      const paymentId = crypto.randomUUID();
+      poisoned.push(paymentId);
       const id = await forgeEvent(shop, driver, 'payment.captured', order.id, {
-        payment_id: crypto.randomUUID(), order_id: order.id, amount_cents: order.total_cents - 1,
+        payment_id: paymentId, order_id: order.id, amount_cents: order.total_cents - 1,
         currency: 'BRL', method: 'card', user: USERS.alice.sub,
       });
       // the subscriber fails: the outbox keeps the event for a retry (then the dead letter)
@@ -270,6 +278,10 @@ for (const driver of drivers()) {
         return Number(r.split('|')[0]) >= 2 && r;
       }, { ...WAIT, what: 'two failed deliveries' });
       assert.match(row, /\|(pending|dead)$/);
+      const logged = shop.server.lines.find((l) => l.plugin === 'invoice' && l.level === 'error' &&
+                                                   String(l.msg).includes(paymentId));
+      assert.ok(logged, 'an error line names the payment');
+      assert.match(logged.msg, /no invoice issued/);
       assertProblem(await shop.call('GET', `/orders/${order.id}/invoice`, { as: 'admin' }), 404, 'not-found');
       assert.equal(await counter('invoices_issued'), paid.length);
       // stop the retries of this poisoned event (the test shares the database)
