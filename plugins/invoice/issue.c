@@ -61,7 +61,8 @@ static int parse_event(const inv_state *st, const bh_event *ev, pay_event *pe)
 
 /* Number, header and (for invoices) lines of a new document.  1 issued, 0
  * already issued by a concurrent delivery, <0 the unit failed. */
-static int store_new(bh_unit *u, inv_record *rec, const bh_order_line *lines, size_t n)
+static int store_new(const inv_state *st, bh_unit *u, inv_record *rec, const bh_order_line *lines,
+                     size_t n)
 {
     int credit = strcmp(rec->kind, INV_KIND_CREDIT_NOTE) == 0;
     bh_uuid(rec->id);
@@ -71,8 +72,13 @@ static int store_new(bh_unit *u, inv_record *rec, const bh_order_line *lines, si
     int r = inv_store_allocate(u, rec);
     if (r < 0)
         return r;
-    if ((r = inv_store_insert(u, rec)) <= 0) /* 0: a twin delivery won the race */
-        return r < 0 ? r : inv_store_give_back(u, rec);
+    if ((r = inv_store_insert(u, rec)) < 0)
+        return r;
+    if (r == 0) { /* a twin delivery won the race: its document stands */
+        bh_log(st->ctx, BH_LOG_INFO, "payment %s already has its %s; number %s given back",
+               rec->payment_id, rec->kind, rec->number);
+        return inv_store_give_back(u, rec);
+    }
     r = credit ? inv_store_copy_lines(u, rec->credit_note_of, rec->id) : 0;
     for (size_t i = 0; r == 0 && i < n; i++)
         r = inv_store_insert_line(u, rec->id, (int64_t)i + 1, &lines[i]);
@@ -132,7 +138,7 @@ static int on_captured(bh_unit *u, const bh_event *ev, void *arg)
                       .subtotal_cents = subtotal,
                       .total_cents = pe.amount_cents,
                       .currency = pe.currency};
-    r = store_new(u, &rec, lines, n);
+    r = store_new(st, u, &rec, lines, n);
     if (r <= 0)
         return r < 0 ? -1 : 0;
     json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "invoice_id", rec.id, "number",
@@ -190,7 +196,7 @@ static int on_refunded(bh_unit *u, const bh_event *ev, void *arg)
         .total_cents = inv_total,
         .currency = currency,
     };
-    r = store_new(u, &rec, NULL, 0);
+    r = store_new(st, u, &rec, NULL, 0);
     if (r == 1) {
         json_t *data =
             json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "credit_note_id", rec.id,

@@ -362,5 +362,36 @@ for (const driver of drivers()) {
       assert.equal(await counter('invoices_issued'), issued + 1);
     });
 
+    test('copies of one payment.captured racing on two nodes: one invoice, no number lost', async () => {
+      // Copies under different subjects are not ordered against each other, so
+      // the two nodes' dispatchers may run them at the same time: the loser's
+      // insert does nothing and it gives its number back.
+      const ORDERS = 5;
+      const COPIES = 3;
+      const second = await startServer({ config: shop.configPath, env: shop.env });
+      const orders = [];
+      try {
+        for (let i = 0; i < ORDERS; i++) {
+          const order = await placeOrder('alice', [{ ticket_type_id: event.ticket_types[0].id, quantity: 1 }]);
+          const data = { payment_id: crypto.randomUUID(), order_id: order.id, amount_cents: order.total_cents,
+                         currency: 'BRL', method: 'card', user: USERS.alice.sub };
+          for (let c = 0; c < COPIES; c++) await forgeEvent(shop, driver, 'payment.captured', `${order.id}/${c}`, data);
+          orders.push({ order, payment: { id: data.payment_id, amount_cents: data.amount_cents } });
+        }
+        await waitFor(async () => (await sql(shop, driver,
+          "SELECT COUNT(*) FROM bh_outbox WHERE type = 'payment.captured' AND status NOT IN ('done', 'dead')")) === '0',
+        { ...WAIT, what: 'every copy delivered' });
+      } finally {
+        await second.stop();
+      }
+      const first = paid.length + 1;
+      for (const o of orders) paid.push({ ...o, invoice: await invoiceOf(o.order.id) });
+      const numbers = paid.slice(first - 1).map((p) => p.invoice.number).sort();
+      assert.deepEqual(numbers, orders.map((_, i) => num(YEAR, first + i)));
+      for (const o of paid.slice(first - 1)) assert.equal(o.invoice.payment_id, o.payment.id);
+      const next = await buyAndInvoice('bob');
+      assert.equal(next.invoice.number, num(YEAR, paid.length));
+    });
+
   });
 }
