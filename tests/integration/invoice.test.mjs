@@ -292,9 +292,31 @@ for (const driver of drivers()) {
       }, { ...WAIT, what: 'the poisoned event set aside' });
     });
 
+
+    test('a refund delivered before its invoice is retried until the invoice exists', async () => {
+      const order = await placeOrder('bob', [{ ticket_type_id: event.ticket_types[1].id, quantity: 1 }]);
+      const data = { payment_id: crypto.randomUUID(), order_id: order.id, amount_cents: order.total_cents,
+                     currency: 'BRL', method: 'card', user: USERS.bob.sub };
+      // different subjects, so nothing orders the two: the refund comes first
+      const refund = await forgeEvent(shop, driver, 'payment.refunded', `${order.id}/refund`, data);
+      await waitFor(async () => Number(await sql(shop, driver,
+        `SELECT attempts FROM bh_outbox WHERE event_id = '${refund}'`)) >= 1, { ...WAIT, what: 'a refund attempt' });
+      assertProblem(await shop.call('GET', `/orders/${order.id}/invoice`, { as: 'bob' }), 404, 'not-found');
+      await forgeEvent(shop, driver, 'payment.captured', order.id, data);
+      const inv = await invoiceOf(order.id, 'bob', (doc) => doc.credit_notes.length === 1);
+      paid.push({ order, payment: { id: data.payment_id, amount_cents: data.amount_cents }, invoice: inv });
+      assert.equal(inv.number, num(YEAR, paid.length));
+      assert.equal(inv.credit_notes[0].number, num(`NC-${YEAR}`, 2));
+      assert.deepEqual(inv.credit_notes[0].credit_note_of, { id: inv.id, number: inv.number });
+      assert.equal(inv.credit_notes[0].total_cents, 123456);
+      const warned = shop.server.lines.find((l) => l.plugin === 'invoice' && l.level === 'warn' &&
+                                                   String(l.msg).includes(data.payment_id));
+      assert.match(warned.msg, /refunded before its invoice/);
+    });
+
     test('counters: invoices_issued and credit_notes_issued', async () => {
       assert.equal(await counter('invoices_issued'), paid.length);
-      assert.equal(await counter('credit_notes_issued'), 1);
+      assert.equal(await counter('credit_notes_issued'), 2);
     });
 
     test(`${CONCURRENT_ORDERS} orders paid concurrently on two nodes: numbers without gaps or repeats`,
