@@ -14,6 +14,14 @@ plugins_order_so_CPPFLAGS = $(PLUGIN_CPPFLAGS)
 plugins_order_so_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_order_so_LDFLAGS = $(PLUGIN_LINK)
 
+# A test-only plugin standing in for payment/invoice: it calls the orders
+# service over HTTP (plugins/order/fixture.c).  Built by `make check` only.
+check_PROGRAMS += plugins/order_fixture.so
+plugins_order_fixture_so_SOURCES = plugins/order/fixture.c
+plugins_order_fixture_so_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_order_fixture_so_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_order_fixture_so_LDFLAGS = $(PLUGIN_LINK)
+
 check_PROGRAMS += tests/unit/test_order
 TESTS += tests/unit/test_order
 tests_unit_test_order_SOURCES = tests/unit/test_order.c $(ORDER_PURE_SRC)

@@ -159,15 +159,19 @@ void pay_http_gw_call(void *self, pay_gw_op op, const pay_gw_request *rq, int64_
     char url[PAY_URL_MAX + 128], key[64 + 16], trace[PAY_TRACE_MAX + 32];
     struct curl_slist *h = NULL, *tmp;
     char *payload = NULL;
-    static __thread body_buf b; /* 64 KiB: off the worker's stack */
+    body_buf *b = malloc(sizeof *b); /* 64 KiB: off the worker's stack */
     CURL *c = curl_easy_init();
     memset(out, 0, sizeof *out);
     out->outcome = PAY_GW_TRANSIENT;
-    b.len = 0;
-    b.overflow = 0;
-    b.data[0] = '\0';
-    if (!c)
+    if (!c || !b) {
+        free(b);
+        if (c)
+            curl_easy_cleanup(c);
         return;
+    }
+    b->len = 0;
+    b->overflow = 0;
+    b->data[0] = '\0';
     const char *suffix = op == PAY_OP_CHARGE ? "" : op == PAY_OP_REFUND ? "/refund" : "";
     if (op == PAY_OP_CHARGE)
         snprintf(url, sizeof url, "%s/charges", g->base);
@@ -197,7 +201,7 @@ void pay_http_gw_call(void *self, pay_gw_op op, const pay_gw_request *rq, int64_
                curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
                curl_easy_setopt(c, CURLOPT_HTTPHEADER, h) != CURLE_OK ||
                curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
-               curl_easy_setopt(c, CURLOPT_WRITEDATA, &b) != CURLE_OK ||
+               curl_easy_setopt(c, CURLOPT_WRITEDATA, b) != CURLE_OK ||
                (payload && curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload) != CURLE_OK)))
         ok = 0;
     if (ok) {
@@ -205,9 +209,10 @@ void pay_http_gw_call(void *self, pay_gw_op op, const pay_gw_request *rq, int64_
         CURLcode rc = curl_easy_perform(c);
         if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
             status = 0;
-        classify(op, rc, status, &b, out);
+        classify(op, rc, status, b, out);
     }
     curl_slist_free_all(h);
     free(payload);
+    free(b);
     curl_easy_cleanup(c);
 }

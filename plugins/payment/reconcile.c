@@ -11,7 +11,9 @@
  *             it through the gateway (idempotency key <id>:refund).
  *
  * Each run is one transaction over a bounded batch (reconcile_batch), one
- * gateway attempt per payment, and stops as soon as the breaker is open.
+ * gateway attempt per payment, and stops as soon as the breaker is open or
+ * the run has spent retry_budget_ms: the transaction is held meanwhile (on
+ * SQLite that is the database's write lock).
  * Every change is a conditional update (settle.c), so several nodes may
  * run it at once.
  */
@@ -89,6 +91,7 @@ int pay_reconcile(bh_unit *u, void *arg)
     pay_state *st = arg;
     static const char *const kinds[] = {"pending", "orphaned"};
     char ids[100][40];
+    int64_t started = bh_time_ms();
     for (size_t k = 0; k < 2; k++) {
         size_t n = 0;
         int64_t now = bh_time_ms();
@@ -104,8 +107,8 @@ int pay_reconcile(bh_unit *u, void *arg)
             s = k == 0 ? check_pending(st, u, &p, now) : refund_orphan(st, u, &p, now);
             if (s < 0)
                 return -1;
-            if (s == 1)
-                return 0; /* the breaker is open: next run */
+            if (s == 1 || bh_time_ms() - started >= st->cfg.retry_budget_ms)
+                return 0; /* the breaker is open, or the run's time is up: next run */
         }
     }
     return 0;

@@ -1,0 +1,445 @@
+// payment.test.mjs - the payment plugin over HTTP: a real bilhetagemd with
+// products, order and payment, on SQLite (and PostgreSQL through
+// payment-pg.test.sh), real tokens, the built-in simulator gateway and, for
+// the "http" gateway, the test provider of gateway.mjs.
+//
+// Every server runs with short gateway timeouts (200-500 ms) so the slow
+// paths (timeouts, retries, the breaker, reconciliation) take about a
+// second, and every wait is bounded.
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { test } from 'node:test';
+
+import { drivers, startCheckout } from './checkout.mjs';
+import { startGateway } from './gateway.mjs';
+import { sleep, waitFor } from './lib.mjs';
+
+const SECRET = `whsec_${crypto.randomBytes(16).toString('hex')}`;
+const PAN = '4111111111111111';
+
+const FAST = {
+  gateway_timeout_ms: 200, retry_max_attempts: 3, retry_base_ms: 10, retry_max_delay_ms: 40,
+  retry_budget_ms: 1000, breaker_failures: 5, breaker_cooldown_ms: 60000,
+  webhook_secret: '${BH_TEST_WEBHOOK_SECRET}', reconcile_interval_ms: 200,
+};
+
+async function shopWith(t, driver, { payment = {}, order = {} } = {}) {
+  const shop = await startCheckout({
+    t, driver, plugins: ['products', 'order', 'payment'],
+    config: { order, payment: { ...FAST, ...payment } },
+    env: { BH_TEST_WEBHOOK_SECRET: SECRET },
+  });
+  const ev = await shop.call('POST', '/events', {
+    as: 'admin',
+    body: {
+      name: 'Show', venue: 'Arena', starts_at: '2030-01-01T20:00:00Z', currency: 'BRL',
+      ticket_types: [{ name: 'Pista', price_cents: 5000, capacity: 1000 }],
+    },
+  });
+  assert.equal(ev.status, 201, ev.body);
+  shop.ticketType = ev.json.ticket_types[0].id;
+  return shop;
+}
+
+async function placeOrder(shop, as = 'alice', quantity = 2) {
+  const res = await shop.call('POST', '/orders', {
+    as, key: true, body: { items: [{ ticket_type_id: shop.ticketType, quantity }] },
+  });
+  assert.equal(res.status, 201, res.body);
+  assert.equal(res.json.status, 'pending_payment');
+  return res.json;
+}
+
+const pay = (shop, orderId, body, { as = 'alice', key = true, headers } = {}) =>
+  shop.call('POST', `/orders/${orderId}/payments`, { as, key, body, headers });
+
+const orderStatus = async (shop, orderId) => (await shop.call('GET', `/orders/${orderId}`, { as: 'admin' })).json.status;
+
+async function counter(shop, name) {
+  const res = await shop.call('GET', '/metrics');
+  const m = new RegExp(`^bilhetagem_${name}_total (\\d+)$`, 'm').exec(res.body);
+  return m ? Number(m[1]) : 0;
+}
+
+function sign(body, { secret = SECRET, t = Math.floor(Date.now() / 1000) } = {}) {
+  const v1 = crypto.createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
+  return `t=${t},v1=${v1}`;
+}
+
+const webhook = (shop, payload, opts = {}) => {
+  const body = JSON.stringify(payload);
+  return shop.call('POST', '/payments/webhook', {
+    body, headers: { 'X-Signature': opts.signature ?? sign(body, opts) },
+  });
+};
+
+function assertProblem(res, status, type) {
+  assert.equal(res.status, status, res.body);
+  assert.match(res.headers['content-type'], /^application\/problem\+json/);
+  assert.equal(res.json.type, `https://bilhetagem.dev/problems/${type}`);
+}
+
+for (const driver of drivers()) {
+  test(`payment on ${driver}: cards, PIX, webhooks, refunds`, async (t) => {
+    const shop = await shopWith(t, driver);
+
+    await t.test('tok_approve captures the total and the order becomes paid', async () => {
+      const order = await placeOrder(shop);
+      const res = await pay(shop, order.id, { method: 'card', card_token: 'tok_approve' });
+      assert.equal(res.status, 201, res.body);
+      assert.equal(res.json.status, 'captured');
+      assert.equal(res.json.order_id, order.id);
+      assert.equal(res.json.method, 'card');
+      assert.equal(res.json.amount_cents, order.total_cents);
+      assert.equal(res.json.amount_cents, 10000);
+      assert.equal(res.json.currency, 'BRL');
+      assert.match(res.json.id, /^[0-9a-f-]{36}$/);
+      assert.match(res.json.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      assert.equal(res.headers.location, `/payments/${res.json.id}`);
+      assert.equal(await orderStatus(shop, order.id), 'paid');
+      // the owner and admins read it; another customer is told it does not exist
+      const mine = await shop.call('GET', `/payments/${res.json.id}`, { as: 'alice' });
+      assert.equal(mine.status, 200);
+      assert.equal(mine.json.status, 'captured');
+      assert.equal((await shop.call('GET', `/payments/${res.json.id}`, { as: 'admin' })).status, 200);
+      assertProblem(await shop.call('GET', `/payments/${res.json.id}`, { as: 'bob' }), 404, 'not-found');
+      assertProblem(await shop.call('GET', '/payments/nope', { as: 'alice' }), 404, 'not-found');
+      assert.equal((await shop.call('GET', `/payments/${res.json.id}`)).status, 401);
+      // paying a paid order again
+      assertProblem(await pay(shop, order.id, { method: 'card', card_token: 'tok_approve' }), 409, 'order-not-payable');
+    });
+
+    await t.test('bad input is a 422 naming the field; card numbers are never echoed', async () => {
+      const order = await placeOrder(shop);
+      let res = await pay(shop, order.id, { method: 'card', card_token: 'tok_approve', amount_cents: 1 });
+      assertProblem(res, 422, 'validation');
+      assert.deepEqual(res.json.errors.map((e) => e.pointer), ['/amount_cents']);
+      res = await pay(shop, order.id, { method: 'card', card_token: PAN });
+      assertProblem(res, 422, 'validation');
+      assert.deepEqual(res.json.errors.map((e) => e.pointer), ['/card_token']);
+      assert.ok(!res.body.includes(PAN), 'the card number is echoed');
+      res = await pay(shop, order.id, { method: 'card', card_token: '4111 1111 1111 1111' });
+      assertProblem(res, 422, 'validation');
+      assert.ok(!res.body.includes('4111 1111'));
+      res = await pay(shop, order.id, { method: 'card' });
+      assert.deepEqual(res.json.errors.map((e) => e.pointer), ['/card_token']);
+      res = await pay(shop, order.id, { method: 'boleto' });
+      assert.deepEqual(res.json.errors.map((e) => e.pointer), ['/method']);
+      res = await pay(shop, order.id, { method: 'pix', card_token: 'tok_approve' });
+      assert.deepEqual(res.json.errors.map((e) => e.pointer), ['/card_token']);
+      res = await pay(shop, order.id, { method: 'card', card_token: 'pm_live_123' });
+      assert.deepEqual(res.json.errors.map((e) => e.pointer), ['/card_token']);
+      res = await pay(shop, order.id, { method: 'card', card_token: 'tok_approve', 'x/~y': 1, amount: 5 });
+      assert.deepEqual(res.json.errors.map((e) => e.pointer).sort(), ['/amount', '/x~1~0y']);
+      res = await pay(shop, order.id, { method: 'card', card_token: 'x'.repeat(100000) });
+      assertProblem(res, 422, 'validation');
+      res = await pay(shop, order.id, [1, 2]);
+      assertProblem(res, 422, 'validation');
+      // no Idempotency-Key
+      res = await pay(shop, order.id, { method: 'card', card_token: 'tok_approve' }, { key: false });
+      assertProblem(res, 400, 'idempotency-key');
+      // nothing was charged: the order still waits
+      assert.equal(await orderStatus(shop, order.id), 'pending_payment');
+      assert.ok(!shop.server.stdout().includes(PAN), 'a card number reached the log');
+    });
+
+    await t.test('another customer paying the order gets 404; unknown orders 404', async () => {
+      const order = await placeOrder(shop, 'alice');
+      assertProblem(await pay(shop, order.id, { method: 'card', card_token: 'tok_approve' }, { as: 'bob' }),
+                    404, 'not-found');
+      assertProblem(await pay(shop, '00000000-0000-4000-8000-000000000000', { method: 'pix' }), 404, 'not-found');
+      assert.equal(await orderStatus(shop, order.id), 'pending_payment');
+    });
+
+    await t.test('tok_decline: stored as declined, the order waits, a second card pays', async () => {
+      const declinedBefore = await counter(shop, 'payments_declined');
+      const order = await placeOrder(shop);
+      const res = await pay(shop, order.id, { method: 'card', card_token: 'tok_decline' });
+      assert.equal(res.status, 201, res.body);
+      assert.equal(res.json.status, 'declined');
+      assert.equal(res.json.decline_reason, 'card_declined');
+      assert.equal(await orderStatus(shop, order.id), 'pending_payment');
+      const stored = await shop.call('GET', `/payments/${res.json.id}`, { as: 'alice' });
+      assert.equal(stored.json.status, 'declined');
+      const second = await pay(shop, order.id, { method: 'card', card_token: 'tok_approve' });
+      assert.equal(second.status, 201);
+      assert.equal(second.json.status, 'captured');
+      assert.notEqual(second.json.id, res.json.id);
+      assert.equal(await orderStatus(shop, order.id), 'paid');
+      assert.equal(await counter(shop, 'payments_declined'), declinedBefore + 1);
+    });
+
+    await t.test('tok_fail_2: two 5xx, retried with the same key, captured once', async () => {
+      const before = await counter(shop, 'payments_captured');
+      const order = await placeOrder(shop);
+      const res = await pay(shop, order.id, { method: 'card', card_token: 'tok_fail_2' });
+      assert.equal(res.status, 201, res.body);
+      assert.equal(res.json.status, 'captured');
+      assert.equal(await orderStatus(shop, order.id), 'paid');
+      assert.equal(await counter(shop, 'payments_captured'), before + 1);
+    });
+
+    await t.test('tok_fail_4: attempts run out, pending; the reconcile task captures it', async () => {
+      const order = await placeOrder(shop);
+      const res = await pay(shop, order.id, { method: 'card', card_token: 'tok_fail_4' });
+      assert.equal(res.status, 201, res.body);
+      assert.equal(res.json.status, 'pending'); // unknown, never "failed"
+      assert.equal(await orderStatus(shop, order.id), 'pending_payment');
+      // the task asks again with the same payment id: one more 5xx, then captured
+      await waitFor(async () => (await orderStatus(shop, order.id)) === 'paid',
+                    { timeoutMs: 5000, what: 'reconciliation to capture the payment' });
+      const stored = await shop.call('GET', `/payments/${res.json.id}`, { as: 'alice' });
+      assert.equal(stored.json.status, 'captured');
+      assert.equal(stored.json.orphaned, false);
+    });
+
+    await t.test('the same Idempotency-Key replays the same payment', async () => {
+      const before = await counter(shop, 'payments_captured');
+      const order = await placeOrder(shop);
+      const key = crypto.randomUUID();
+      const first = await pay(shop, order.id, { method: 'card', card_token: 'tok_approve' }, { key });
+      const again = await pay(shop, order.id, { method: 'card', card_token: 'tok_approve' }, { key });
+      assert.equal(first.status, 201);
+      assert.equal(again.status, 201);
+      assert.equal(again.body, first.body);
+      assert.equal(again.headers['idempotency-replayed'], 'true');
+      assert.equal(await counter(shop, 'payments_captured'), before + 1);
+      // a second key for the same order: refused once the first captured
+      const other = await pay(shop, order.id, { method: 'card', card_token: 'tok_approve' });
+      assertProblem(other, 409, 'order-not-payable');
+      assert.equal(await counter(shop, 'payments_captured'), before + 1);
+    });
+
+    await t.test('two keys at once for one order: exactly one capture', async () => {
+      const before = await counter(shop, 'payments_captured');
+      const order = await placeOrder(shop);
+      const results = await Promise.all([1, 2, 3].map(() =>
+        pay(shop, order.id, { method: 'card', card_token: 'tok_approve' })));
+      const statuses = results.map((r) => r.status).sort();
+      assert.deepEqual(statuses.filter((s) => s === 201).length, 1, JSON.stringify(statuses));
+      for (const r of results.filter((x) => x.status !== 201)) assertProblem(r, 409, 'order-not-payable');
+      assert.equal(await counter(shop, 'payments_captured'), before + 1);
+    });
+
+    await t.test('PIX: pending with a copy-and-paste code until the signed webhook', async () => {
+      const order = await placeOrder(shop);
+      const res = await pay(shop, order.id, { method: 'pix' });
+      assert.equal(res.status, 201, res.body);
+      assert.equal(res.json.status, 'pending');
+      assert.equal(res.json.method, 'pix');
+      assert.match(res.json.pix_copy_paste, /^000201.*6304[0-9A-F]{4}$/);
+      assert.equal(await orderStatus(shop, order.id), 'pending_payment');
+      const id = res.json.id;
+      const payload = { payment_id: id, status: 'captured', amount_cents: order.total_cents };
+      // refused: no signature, wrong secret, tampered body, stale or future timestamp
+      assertProblem(await webhook(shop, payload, { signature: '' }), 401, 'invalid-signature');
+      assertProblem(await webhook(shop, payload, { signature: 't=1,v1=zz' }), 401, 'invalid-signature');
+      assertProblem(await webhook(shop, payload, { secret: 'whsec_not_the_secret_at_all' }), 401, 'invalid-signature');
+      const body = JSON.stringify(payload);
+      const tampered = await shop.call('POST', '/payments/webhook', {
+        body: body.replace('captured', 'declined'), headers: { 'X-Signature': sign(body) },
+      });
+      assertProblem(tampered, 401, 'invalid-signature');
+      const now = Math.floor(Date.now() / 1000);
+      assertProblem(await webhook(shop, payload, { t: now - 301 }), 401, 'invalid-signature');
+      assertProblem(await webhook(shop, payload, { t: now + 301 }), 401, 'invalid-signature');
+      assert.equal((await shop.call('GET', `/payments/${id}`, { as: 'alice' })).json.status, 'pending');
+      // a wrong amount is refused; then the real confirmation captures
+      const wrong = await webhook(shop, { ...payload, amount_cents: 1 });
+      assertProblem(wrong, 422, 'validation');
+      const ok = await webhook(shop, payload);
+      assert.equal(ok.status, 200, ok.body);
+      assert.equal(ok.json.status, 'captured');
+      assert.equal(ok.json.pix_copy_paste, undefined);
+      assert.equal(await orderStatus(shop, order.id), 'paid');
+      // the provider delivers again: nothing changes
+      const before = await counter(shop, 'payments_captured');
+      const dup = await webhook(shop, payload);
+      assert.equal(dup.status, 200);
+      assert.equal(dup.json.status, 'captured');
+      assert.equal(dup.json.captured_at, ok.json.captured_at);
+      assert.equal(await counter(shop, 'payments_captured'), before);
+      // unknown payments, bad bodies
+      assertProblem(await webhook(shop, { payment_id: crypto.randomUUID(), status: 'captured' }), 404, 'not-found');
+      const bad = await webhook(shop, { payment_id: id, status: 'maybe' });
+      assertProblem(bad, 422, 'validation');
+      assert.deepEqual(bad.json.errors.map((e) => e.pointer), ['/status']);
+    });
+
+    await t.test('PIX declined by the gateway: the order waits', async () => {
+      const order = await placeOrder(shop);
+      const res = await pay(shop, order.id, { method: 'pix' });
+      const hook = await webhook(shop, { payment_id: res.json.id, status: 'declined', reason: 'expired_qr' });
+      assert.equal(hook.status, 200, hook.body);
+      assert.equal(hook.json.status, 'declined');
+      assert.equal(hook.json.decline_reason, 'expired_qr');
+      assert.equal(await orderStatus(shop, order.id), 'pending_payment');
+    });
+
+    await t.test('refunds: admins only, captured payments only; the order becomes refunded', async () => {
+      const before = await counter(shop, 'payments_refunded');
+      const order = await placeOrder(shop);
+      const res = await pay(shop, order.id, { method: 'card', card_token: 'tok_approve' });
+      const id = res.json.id;
+      assertProblem(await shop.call('POST', `/payments/${id}/refund`, { as: 'alice' }), 403, 'forbidden');
+      assert.equal((await shop.call('POST', `/payments/${id}/refund`)).status, 401);
+      const refund = await shop.call('POST', `/payments/${id}/refund`, { as: 'admin' });
+      assert.equal(refund.status, 200, refund.body);
+      assert.equal(refund.json.status, 'refunded');
+      assert.match(refund.json.refunded_at, /Z$/);
+      assert.equal(await orderStatus(shop, order.id), 'refunded');
+      assert.equal((await shop.call('GET', `/payments/${id}`, { as: 'alice' })).json.status, 'refunded');
+      assertProblem(await shop.call('POST', `/payments/${id}/refund`, { as: 'admin' }), 409, 'payment-not-refundable');
+      assert.equal(await counter(shop, 'payments_refunded'), before + 1);
+      // a declined payment cannot be refunded; an unknown one does not exist
+      const order2 = await placeOrder(shop);
+      const declined = await pay(shop, order2.id, { method: 'card', card_token: 'tok_decline' });
+      assertProblem(await shop.call('POST', `/payments/${declined.json.id}/refund`, { as: 'admin' }),
+                    409, 'payment-not-refundable');
+      assertProblem(await shop.call('POST', `/payments/${crypto.randomUUID()}/refund`, { as: 'admin' }),
+                    404, 'not-found');
+    });
+
+    await t.test('no card token ever reaches the log', async () => {
+      const out = shop.server.stdout();
+      for (const secret of ['tok_approve', 'tok_decline', 'tok_fail_2', PAN, SECRET]) {
+        assert.ok(!out.includes(secret), `${secret} is in the log`);
+      }
+    });
+  });
+
+  test(`payment on ${driver}: timeouts open the breaker, then 503 at once`, async (t) => {
+    const timeout = 500;
+    const shop = await shopWith(t, driver, {
+      payment: { gateway_timeout_ms: timeout, retry_max_attempts: 2, retry_budget_ms: 1200,
+                 breaker_failures: 2, reconcile_interval_ms: 60000 },
+    });
+    const order = await placeOrder(shop);
+    // the gateway never answers: both attempts time out, the outcome is
+    // unknown, so the payment is kept pending (never reported failed)
+    let started = Date.now();
+    const first = await pay(shop, order.id, { method: 'card', card_token: 'tok_timeout' });
+    const slow = Date.now() - started;
+    assert.equal(first.status, 201, first.body);
+    assert.equal(first.json.status, 'pending');
+    assert.ok(slow >= 2 * timeout - 50, `answered in ${slow} ms: the gateway was not waited for`);
+    assert.equal(await orderStatus(shop, order.id), 'pending_payment');
+    // the breaker is open: refused without calling the gateway
+    for (let i = 0; i < 3; i++) {
+      started = Date.now();
+      const res = await pay(shop, order.id, { method: 'card', card_token: 'tok_approve' });
+      const fast = Date.now() - started;
+      assertProblem(res, 503, 'gateway-unavailable');
+      assert.ok(Number(res.headers['retry-after']) >= 1 && Number(res.headers['retry-after']) <= 60,
+                `Retry-After ${res.headers['retry-after']}`);
+      assert.ok(fast < timeout / 2, `503 took ${fast} ms: a gateway call was waited for`);
+    }
+    // the 503 was not stored with its key: the same key may run again later
+    const key = crypto.randomUUID();
+    assertProblem(await pay(shop, order.id, { method: 'pix' }, { key }), 503, 'gateway-unavailable');
+    assertProblem(await pay(shop, order.id, { method: 'pix' }, { key }), 503, 'gateway-unavailable');
+    // the pending payment stays pending (the simulator never settles tok_timeout)
+    const stored = await shop.call('GET', `/payments/${first.json.id}`, { as: 'alice' });
+    assert.equal(stored.json.status, 'pending');
+  });
+
+  test(`payment on ${driver}: money after the hold expired is orphaned, then refunded`, async (t) => {
+    const shop = await shopWith(t, driver, { order: { hold_seconds: 1 } });
+    // a card charge may take the whole retry budget (1 s): a 1 s hold is too short
+    const early = await placeOrder(shop);
+    assertProblem(await pay(shop, early.id, { method: 'card', card_token: 'tok_approve' }), 409, 'order-not-payable');
+    // PIX is accepted; the buyer pays after the hold expired
+    const order = await placeOrder(shop);
+    const res = await pay(shop, order.id, { method: 'pix' });
+    assert.equal(res.status, 201, res.body);
+    await sleep(1300);
+    const hook = await webhook(shop, { payment_id: res.json.id, status: 'captured' });
+    assert.equal(hook.status, 200, hook.body);
+    assert.equal(hook.json.status, 'orphaned');
+    assert.equal(hook.json.orphaned, true);
+    assert.notEqual(await orderStatus(shop, order.id), 'paid');
+    assert.equal(await counter(shop, 'payments_orphaned'), 1);
+    await shop.server.waitForLine((l) => typeof l.msg === 'string' && l.msg.includes('kept as orphaned'));
+    // the reconcile task refunds it through the gateway
+    const refunded = await waitFor(async () => {
+      const r = await shop.call('GET', `/payments/${res.json.id}`, { as: 'alice' });
+      return r.json.status === 'refunded' && r.json;
+    }, { timeoutMs: 5000, what: 'the orphaned payment to be refunded' });
+    assert.equal(refunded.orphaned, true);
+    assert.notEqual(await orderStatus(shop, order.id), 'paid');
+    assert.notEqual(await orderStatus(shop, order.id), 'refunded');
+    // a second confirmation changes nothing
+    const dup = await webhook(shop, { payment_id: res.json.id, status: 'captured' });
+    assert.equal(dup.status, 200);
+    assert.equal(dup.json.status, 'refunded');
+  });
+
+  test(`payment on ${driver}: the http gateway`, async (t) => {
+    const gw = await startGateway({ slowMs: 1500 });
+    t.after(() => gw.close());
+    const shop = await shopWith(t, driver, {
+      payment: { gateway: 'http', gateway_url: gw.url, allow_insecure_gateway: true,
+                 gateway_api_key: 'sk_test_key_123', gateway_timeout_ms: 300, retry_budget_ms: 1200 },
+    });
+    const charges = (id) => gw.requests.filter((r) => r.method === 'POST' && r.path === '/charges' &&
+                                                 r.body.payment_id === id);
+
+    // tok_fail_2: three calls, all with the payment's id as the idempotency key
+    const order = await placeOrder(shop);
+    const trace = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';
+    const res = await pay(shop, order.id, { method: 'card', card_token: 'tok_fail_2' },
+                          { headers: { 'X-Amzn-Trace-Id': trace } });
+    assert.equal(res.status, 201, res.body);
+    assert.equal(res.json.status, 'captured');
+    const sent = charges(res.json.id);
+    assert.equal(sent.length, 3);
+    for (const r of sent) {
+      assert.equal(r.idempotencyKey, res.json.id);
+      assert.equal(r.authorization, 'Bearer sk_test_key_123');
+      assert.deepEqual(r.body, { payment_id: res.json.id, order_id: order.id, amount_cents: order.total_cents,
+                                 currency: 'BRL', method: 'card', card_token: 'tok_fail_2' });
+      // the trace header travels once a tracing plugin set it on the unit
+      if (r.traceHeader !== undefined) assert.match(r.traceHeader, /^Root=1-/);
+    }
+    assert.equal(gw.charges.get(res.json.id).charged, 1);
+    assert.equal(await orderStatus(shop, order.id), 'paid');
+
+    // declined
+    const order2 = await placeOrder(shop);
+    const declined = await pay(shop, order2.id, { method: 'card', card_token: 'tok_decline' });
+    assert.equal(declined.json.status, 'declined');
+    assert.equal(declined.json.decline_reason, 'card_declined');
+
+    // the answer is lost (slower than the timeout) although the money moved:
+    // pending, then the reconcile task asks again and captures
+    const order3 = await placeOrder(shop);
+    const lost = await pay(shop, order3.id, { method: 'card', card_token: 'tok_timeout' });
+    assert.equal(lost.status, 201, lost.body);
+    assert.equal(lost.json.status, 'pending');
+    for (const r of charges(lost.json.id)) assert.equal(r.idempotencyKey, lost.json.id);
+    assert.equal(gw.charges.get(lost.json.id).charged, 1);
+    await waitFor(async () => (await orderStatus(shop, order3.id)) === 'paid',
+                  { timeoutMs: 5000, what: 'reconciliation to capture the lost charge' });
+    const settled = await shop.call('GET', `/payments/${lost.json.id}`, { as: 'alice' });
+    assert.equal(settled.json.status, 'captured');
+    assert.ok(gw.requests.some((r) => r.method === 'GET' && r.path === `/charges/${lost.json.id}`));
+
+    // PIX through the provider, confirmed by its webhook
+    const order4 = await placeOrder(shop);
+    const pix = await pay(shop, order4.id, { method: 'pix' });
+    assert.equal(pix.json.status, 'pending');
+    assert.equal(pix.json.pix_copy_paste, `00020126PIX-${pix.json.id}`);
+    const hook = await webhook(shop, { payment_id: pix.json.id, status: 'captured', id: `ch_${pix.json.id}` });
+    assert.equal(hook.json.status, 'captured');
+    assert.equal(await orderStatus(shop, order4.id), 'paid');
+
+    // refund: its own idempotency key
+    const refund = await shop.call('POST', `/payments/${res.json.id}/refund`, { as: 'admin' });
+    assert.equal(refund.status, 200, refund.body);
+    assert.equal(refund.json.status, 'refunded');
+    const r = gw.requests.find((x) => x.path === `/charges/${res.json.id}/refund`);
+    assert.equal(r.idempotencyKey, `${res.json.id}:refund`);
+    assert.equal(await orderStatus(shop, order.id), 'refunded');
+    assert.ok(!shop.server.stdout().includes('sk_test_key_123'), 'the API key reached the log');
+  });
+}
