@@ -57,9 +57,7 @@ static int list_events(bh_request *req, void *arg)
     int64_t after_ms = 0;
     char after_id[37];
     if (page.after && products_parse_event_cursor(page.after, &after_ms, after_id) != 0) {
-        bh_resp_problem(req, 400, "bad-request", "Invalid cursor",
-                        "the cursor was not made by this list");
-        return 0;
+        return products_bad_cursor(req);
     }
     json_t *items = json_array();
     if (!items)
