@@ -9,16 +9,19 @@
 // field's pointer, 404 on unknown ids, pagination (limit=2 over 5 items, the
 // cursor continues, bad cursors are 400), `available` = capacity - sold -
 // held, and `bilhetagemctl seed` seeding once and leaving the catalog alone
-// the second time.  Sold and held counts are set straight in the database
-// (the catalog service that moves them is exercised by the order plugin's
-// tests): the products plugin has no route that changes them, on purpose.
+// the second time.  The products plugin has no route that moves sold and
+// held, on purpose: the HTTP tests set them straight in the database, and
+// the catalog service is driven through the catalog-probe test fixture
+// (plugins/products/probe.c, built by `make check` only): concurrent holds
+// never oversell, refusals are named, every change rolls back with its unit.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 
 import { drivers, startCheckout } from './checkout.mjs';
-import { assertProblem } from './lib.mjs';
+import { assertProblem, request, startServer } from './lib.mjs';
 
 const FUTURE = '2030-01-02T21:00:00Z';
 
@@ -409,6 +412,145 @@ for (const driver of drivers()) {
       assert.equal(paths['/events'].post.operationId, 'createEvent');
       assert.ok(paths['/products'].post.responses['409']);
       assert.equal(paths['/events'].get.parameters.find((x) => x.name === 'limit').schema.maximum, 100);
+    });
+  });
+}
+
+/** A products server plus the catalog-probe fixture: the shop's own config
+ * and database, restarted with the probe added.  Returns { call, probe }. */
+async function startWithProbe(t, driver) {
+  const shop = await startCheckout({ t, driver, plugins: ['products'] });
+  await shop.stop();
+  const cfg = JSON.parse(fs.readFileSync(shop.configPath, 'utf8'));
+  cfg.plugins.push({ name: 'catalog-probe', path: '${BH_TEST_PLUGINS}/catalog_probe.so' });
+  fs.writeFileSync(shop.configPath, JSON.stringify(cfg));
+  const server = await startServer({ config: shop.configPath, env: shop.env, t });
+  const call = (method, reqPath, { as, body } = {}) => request({
+    port: server.port, method, path: reqPath, body,
+    headers: { ...(as ? { Authorization: `Bearer ${shop.tokens[as]}` } : {}),
+               ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+  });
+  const probe = async (ops, atomic = false) => {
+    const res = await call('POST', '/probe/catalog', { body: { ops, atomic } });
+    assert.ok(res.status === 200 || res.status === 409, res.body);
+    return { status: res.status, results: res.json.results.map((r) => r.result), raw: res.json.results };
+  };
+  return { call, probe };
+}
+
+const count = (list, what) => list.filter((x) => x === what).length;
+
+for (const driver of drivers()) {
+  test(`catalog service on ${driver}`, async (t) => {
+    const { call, probe } = await startWithProbe(t, driver);
+    const mk = async (p, body) => {
+      const res = await call('POST', p, { as: 'admin', body });
+      assert.equal(res.status, 201, res.body);
+      return res.json;
+    };
+    const ev = await mk('/events', eventBody({
+      ticket_types: [{ name: 'Pista', price_cents: 15000, capacity: 20 },
+                     { name: 'VIP', price_cents: 50000, capacity: 5 },
+                     { name: 'Mix', price_cents: 100, capacity: 10 }],
+    }));
+    const [pista, vip, mix] = ev.ticket_types.map((tt) => tt.id);
+    const past = (await mk('/events', eventBody({ name: 'Passado', starts_at: '2020-01-01T00:00:00Z' })))
+      .ticket_types[0].id;
+    const prod = (await mk('/products', { sku: 'PIPOCA', name: 'Pipoca', price_cents: 2500, stock: 7 })).id;
+    const off = (await mk('/products', { sku: 'OFF', name: 'Off', price_cents: 1, stock: 5, active: false })).id;
+    const inventory = async (id) => {
+      const res = await call('GET', `/events/${ev.id}`, { as: 'admin' });
+      const tt = res.json.ticket_types.find((x) => x.id === id);
+      return [tt.sold, tt.held, tt.available];
+    };
+    const T = (op, id, qty = 1) => ({ op, kind: 'ticket', id, qty });
+    const P = (op, id, qty = 1) => ({ op, kind: 'product', id, qty });
+
+    await t.test('lookup: prices, names, availability, on_sale', async () => {
+      const r = await probe([T('lookup', pista), P('lookup', prod), T('lookup', past), P('lookup', off)]);
+      assert.deepEqual(r.results, ['ok', 'ok', 'ok', 'ok']);
+      const [tk, pr, ps, of] = r.raw.map((x) => x.item);
+      assert.deepEqual(tk, { kind: 'ticket', id: pista, event_id: ev.id, event_name: 'Festival de Verão',
+                             name: 'Pista', sku: '', price_cents: 15000, currency: 'BRL', available: 20,
+                             on_sale: true });
+      assert.deepEqual(pr, { kind: 'product', id: prod, event_id: '', event_name: '', name: 'Pipoca',
+                             sku: 'PIPOCA', price_cents: 2500, currency: 'BRL', available: 7, on_sale: true });
+      assert.equal(ps.on_sale, false);
+      assert.equal(of.on_sale, false);
+      const miss = await probe([T('lookup', prod), P('lookup', pista), T('lookup', 'nope'),
+                                T('lookup', '00000000-0000-4000-8000-000000000000')]);
+      assert.deepEqual(miss.results, ['not_found', 'not_found', 'not_found', 'not_found']);
+    });
+
+    await t.test('60 concurrent holds on 20 seats: exactly 20 succeed', async () => {
+      const results = await Promise.all(Array.from({ length: 60 }, () => probe([T('hold', pista)])));
+      const flat = results.flatMap((r) => r.results);
+      assert.equal(count(flat, 'ok'), 20);
+      assert.equal(count(flat, 'insufficient'), 40);
+      assert.deepEqual(await inventory(pista), [0, 20, 0]);
+    });
+
+    await t.test('10 concurrent holds of 2 on a stock of 7: exactly 3 succeed', async () => {
+      const results = await Promise.all(Array.from({ length: 10 }, () => probe([P('hold', prod, 2)])));
+      const flat = results.flatMap((r) => r.results);
+      assert.equal(count(flat, 'ok'), 3);
+      assert.equal(count(flat, 'insufficient'), 7);
+      assert.deepEqual((await probe([P('hold', prod, 2), P('hold', prod, 1), P('hold', prod, 1)])).results,
+                       ['insufficient', 'ok', 'insufficient']);
+      const res = await call('GET', `/products/${prod}`, { as: 'admin' });
+      assert.deepEqual([res.json.held, res.json.available], [7, 0]);
+    });
+
+    await t.test('refusals: unavailable, not_found, insufficient quantities', async () => {
+      const r = await probe([T('hold', past), P('hold', off), T('hold', prod), P('hold', pista),
+                             T('hold', vip, 0), T('hold', vip, -1), T('hold', vip, 2 ** 53),
+                             T('hold', vip, 6), T('release', vip), T('commit', vip), T('unsell', vip)]);
+      assert.deepEqual(r.results, ['unavailable', 'unavailable', 'not_found', 'not_found', 'insufficient',
+                                   'insufficient', 'insufficient', 'insufficient', 'insufficient',
+                                   'insufficient', 'insufficient']);
+      assert.deepEqual(await inventory(vip), [0, 0, 5]);
+      // A cancelled event is not on sale; active again, it is.
+      await call('PATCH', `/events/${ev.id}`, { as: 'admin', body: { status: 'cancelled' } });
+      assert.deepEqual((await probe([T('hold', vip)])).results, ['unavailable']);
+      await call('PATCH', `/events/${ev.id}`, { as: 'admin', body: { status: 'active' } });
+      assert.deepEqual((await probe([T('hold', vip), T('release', vip)])).results, ['ok', 'ok']);
+    });
+
+    await t.test('commit, release and unsell move held and sold, never below zero', async () => {
+      const r = await probe([T('commit', pista, 5), T('commit', pista, 16), T('release', pista, 15),
+                             T('release', pista, 1), T('unsell', pista, 6), T('unsell', pista, 5),
+                             T('unsell', pista, 1)]);
+      assert.deepEqual(r.results, ['ok', 'insufficient', 'ok', 'insufficient', 'insufficient', 'ok',
+                                   'insufficient']);
+      assert.deepEqual(await inventory(pista), [0, 0, 20]);
+      assert.deepEqual((await probe([P('commit', prod, 7), P('unsell', prod, 7), P('release', prod, 1)])).results,
+                       ['ok', 'ok', 'insufficient']);
+      const res = await call('GET', `/products/${prod}`, { as: 'admin' });
+      assert.deepEqual([res.json.sold, res.json.held, res.json.available], [0, 0, 7]);
+    });
+
+    await t.test('holds roll back with the caller\'s unit', async () => {
+      const failed = await probe([T('hold', vip, 3), T('hold', vip, 3)], true);
+      assert.equal(failed.status, 409);
+      assert.deepEqual(failed.results, ['ok', 'insufficient']);
+      assert.deepEqual(await inventory(vip), [0, 0, 5], 'the first hold was rolled back');
+      const kept = await probe([T('hold', vip, 3), T('hold', vip, 3)]);
+      assert.deepEqual(kept.results, ['ok', 'insufficient']);
+      assert.deepEqual(await inventory(vip), [0, 3, 2]);
+    });
+
+    await t.test('concurrent holds and releases keep 0 <= held <= capacity', async () => {
+      const ops = Array.from({ length: 60 }, (_, i) => (i % 2 ? T('release', mix) : T('hold', mix, 2)));
+      const results = (await Promise.all(ops.map((op) => probe([op])))).map((r) => r.results[0]);
+      const holds = results.filter((_, i) => i % 2 === 0);
+      const releases = results.filter((_, i) => i % 2 === 1);
+      const held = 2 * count(holds, 'ok') - count(releases, 'ok');
+      assert.ok(count(holds, 'ok') >= 5, 'at least the first five holds fit');
+      const [sold, heldNow, available] = await inventory(mix);
+      assert.equal(sold, 0);
+      assert.equal(heldNow, held);
+      assert.ok(heldNow >= 0 && heldNow <= 10, `held ${heldNow}`);
+      assert.equal(available, 10 - heldNow);
     });
   });
 }
