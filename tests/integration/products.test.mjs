@@ -353,6 +353,19 @@ for (const driver of drivers()) {
       assert.equal(products.json.items.length, 3);
     });
 
+    await t.test('two seeds at once seed once', async () => {
+      const other = await startCheckout({ t, driver, plugins: ['products'] });
+      const runs = await Promise.all([other.ctl(['seed']), other.ctl(['seed'])]);
+      for (const r of runs) assert.equal(r.code, 0, r.stderr);
+      assert.equal(runs.filter((r) => /created event/.test(r.stdout)).length, 1,
+                   runs.map((r) => r.stdout).join(''));
+      const events = await other.call('GET', '/events');
+      assert.equal(events.json.items.length, 1);
+      const products = await other.call('GET', '/products');
+      assert.equal(products.json.items.length, 3);
+      await other.stop();
+    });
+
     await t.test('events page by starts_at, then id: limit=2 over 5', async () => {
       // Two events share a start time: the id breaks the tie.
       for (const [name, at] of [['E1', '2029-01-01T10:00:00Z'], ['E2', '2040-01-01T10:00:00Z'],
