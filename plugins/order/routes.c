@@ -74,6 +74,7 @@ static int lookup_lines(bh_request *req, const order_plugin *p, const order_requ
                 char first[48];
                 order_line_pointer(in->kind, rq->lines[j].index, first, sizeof first);
                 bh_problem_field(&errors, ptr, "duplicates %s", first);
+                break;
             }
         }
         if (!currency[0])
