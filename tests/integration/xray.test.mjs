@@ -16,6 +16,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { startCheckout } from './checkout.mjs';
+import { startGateway } from './gateway.mjs';
 import { SRCDIR, request, startServer, tempDir, waitFor, writeTempFile, sleep } from './lib.mjs';
 import { SEGMENT_ID, TRACE_ID, assemble, flatten, startDaemon } from './xray-daemon.mjs';
 
@@ -422,5 +424,91 @@ describe('xray-tracing: CloudWatch metrics', () => {
     assert.deepEqual(actions.filter((a) => !a.startsWith('xray:') && !a.startsWith('sqs:')), []);
     const sqs = policy.Statement.find((s) => [].concat(s.Action).some((a) => a.startsWith('sqs:')));
     for (const r of [].concat(sqs.Resource)) assert.match(r, /^arn:aws:sqs:[^*]+:[^*]+:bilhetagem-events(-dlq)?$/);
+  });
+});
+
+// ---- one purchase, followed: the payment gateway gets the trace header ---------------------
+
+describe('xray-tracing: a purchase through the payment gateway', () => {
+  const root = '1-5759e988-00000000000000000000abcd';
+  let daemon;
+  let gw;
+  let shop;
+  let paid;
+  before(async () => {
+    daemon = await startDaemon();
+    gw = await startGateway();
+    shop = await startCheckout({
+      driver: DRIVERS[0], plugins: ['xray-tracing', 'products', 'order', 'payment', 'invoice'],
+      config: {
+        'xray-tracing': { sampling: { fixed_target: 0, rate: 1 } },
+        payment: { gateway: 'http', gateway_url: gw.url, allow_insecure_gateway: true,
+                   gateway_api_key: 'sk_test_key_123', gateway_timeout_ms: 2000 },
+      },
+      env: { AWS_XRAY_DAEMON_ADDRESS: daemon.address },
+    });
+    const ev = await shop.call('POST', '/events', { as: 'admin', body: {
+      name: 'Show', venue: 'Arena', starts_at: '2030-01-01T20:00:00Z', currency: 'BRL',
+      ticket_types: [{ name: 'Pista', price_cents: 5000, capacity: 10 }] } });
+    assert.equal(ev.status, 201, ev.body);
+    const order = await shop.call('POST', '/orders', { as: 'alice', key: true,
+      body: { items: [{ ticket_type_id: ev.json.ticket_types[0].id, quantity: 1 }] } });
+    assert.equal(order.status, 201, order.body);
+    paid = await shop.call('POST', `/orders/${order.json.id}/payments`, {
+      as: 'alice', key: true, body: { method: 'card', card_token: 'tok_approve' },
+      headers: { 'X-Amzn-Trace-Id': `Root=${root};Parent=${PARENT};Sampled=1` } });
+    assert.equal(paid.status, 201, paid.body);
+  });
+  after(async () => {
+    await shop?.stop();
+    await gw?.close();
+    await daemon?.close();
+  });
+
+  test('the gateway receives X-Amzn-Trace-Id: the trace, a parent in it, sampled', async () => {
+    const charge = gw.requests.find((r) => r.method === 'POST' && r.path === '/charges');
+    assert.ok(charge, 'the gateway was called');
+    const m = new RegExp(`^Root=${root};Parent=([0-9a-f]{16});Sampled=1$`).exec(charge.traceHeader || '');
+    assert.ok(m, `the header the gateway got: ${charge.traceHeader}`);
+    const [seg] = assemble(await daemon.waitForTrace(root, (d) => d.some((x) => x.http?.request?.method === 'POST')));
+    assert.equal(seg.parent_id, PARENT);
+    assert.equal(seg.user, 'alice-1');
+    assert.equal(seg.annotations.route, '/orders/{id}/payments');
+    const ids = new Set([seg.id, ...flatten(seg).map((s) => s.id)]);
+    assert.ok(ids.has(m[1]), 'the gateway\'s parent is a (sub)segment of the request');
+    assert.deepEqual(daemon.errors, []);
+  });
+
+  test('the invoice issued for the payment joins the same trace', async () => {
+    const docs = await daemon.waitForTrace(root, (d) => d.some((x) => x.annotations?.delivery), 5000);
+    const [request] = assemble(docs.filter((d) => !d.annotations?.delivery || d.type));
+    const publish = flatten(request).find((s) => s.name === 'publish payment.captured');
+    assert.ok(publish, 'the payment.captured publish is a subsegment of the request');
+    const delivery = docs.find((d) => d.annotations?.delivery === 'deliver payment.captured to invoice/issue-invoice');
+    assert.ok(delivery, `deliveries: ${docs.map((d) => d.annotations?.delivery).filter(Boolean)}`);
+    assert.equal(delivery.parent_id, publish.id);
+    assert.equal(delivery.fault, false);
+    assert.ok(flatten(delivery).some((s) => /INSERT INTO invoice/i.test(s.sql?.sanitized_query || '')),
+              'the invoice\'s SQL is in the delivery segment');
+  });
+
+  test('the gateway call is a remote subsegment with its http fields', {
+    todo: 'the payment plugin propagates the unit\'s header but opens no span: wrap the call in bh_trace_begin / bh_trace_http / bh_trace_outbound_header / bh_trace_end',
+  }, async () => {
+    const [seg] = assemble(await daemon.waitForTrace(root, (d) => d.some((x) => x.http?.request?.method === 'POST')));
+    const gwSpan = flatten(seg).find((s) => s.namespace === 'remote' && /\/charges$/.test(s.http?.request?.url || ''));
+    assert.ok(gwSpan, 'a remote subsegment for POST /charges');
+    assert.equal(gwSpan.http.request.method, 'POST');
+    assert.equal(gwSpan.http.response.status, 200);
+    const charge = gw.requests.find((r) => r.method === 'POST' && r.path === '/charges');
+    assert.match(charge.traceHeader, new RegExp(`Parent=${gwSpan.id};`));
+  });
+
+  test('the order and payment ids are annotations', {
+    todo: 'the order and payment plugins do not call bh_trace_annotate(unit, "order_id" / "payment_id", id) yet',
+  }, async () => {
+    const [seg] = assemble(await daemon.waitForTrace(root, (d) => d.some((x) => x.http?.request?.method === 'POST')));
+    assert.equal(seg.annotations.payment_id, paid.json.id);
+    assert.equal(seg.annotations.order_id, paid.json.order_id);
   });
 });
