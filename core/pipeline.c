@@ -340,10 +340,12 @@ static void access_log(bh_worker *w, const bh_request *req, int64_t us)
     json_integer_set(json_object_get(o, "bytes_in"), (json_int_t)req->body_len);
     json_integer_set(json_object_get(o, "bytes_out"), (json_int_t)req->bytes_out);
     char trace_id[36]; /* xray: the request's trace id, for log correlation */
-    if (bh_trace_id(&req->unit, trace_id) == 0)
+    json_t *tid = json_object_get(o, "trace_id");
+    if (bh_trace_id(&req->unit, trace_id) != 0) {
+        if (tid)
+            json_object_del(o, "trace_id");
+    } else if (!tid || json_string_set(tid, trace_id) != 0)
         json_object_set_new(o, "trace_id", json_string(trace_id));
-    else
-        json_object_del(o, "trace_id");
     bh_log_buffered(&w->access_log, json_incref(o));
 }
 

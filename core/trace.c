@@ -27,6 +27,14 @@ static int is_hex(const char *s, size_t n)
     return 1;
 }
 
+static int is_upper_hex(const char *root)
+{
+    for (size_t i = 0; i < 35; i++)
+        if (root[i] >= 'A' && root[i] <= 'F')
+            return 1;
+    return 0;
+}
+
 static void lower_copy(char *dst, const char *src, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -93,20 +101,31 @@ int bh_trace_header_parse(const char *header, bh_trace_ctx *out)
     return 0;
 }
 
+/* Append n bytes at *o if they fit before end (one byte kept for the NUL). */
+static int put(char **o, const char *end, const char *s, size_t n)
+{
+    if ((size_t)(end - *o) <= n)
+        return -1;
+    memcpy(*o, s, n);
+    *o += n;
+    return 0;
+}
+
+/* Plain copies, no printf: this runs two or three times per request. */
 int bh_trace_header_format(const bh_trace_ctx *ctx, char *out, size_t len)
 {
     if (!ctx || !root_ok(ctx->root, strnlen(ctx->root, sizeof ctx->root)) || !out || !len)
         return -1;
     int parent = strnlen(ctx->parent, sizeof ctx->parent) == 16 && is_hex(ctx->parent, 16);
-    int n = snprintf(out, len, "Root=%s%s%s%s", ctx->root, parent ? ";Parent=" : "",
-                     parent ? ctx->parent : "",
-                     ctx->sampled == 1   ? ";Sampled=1"
-                     : ctx->sampled == 0 ? ";Sampled=0"
-                                         : "");
-    if (n < 0 || (size_t)n >= len) {
+    const char *sampled = ctx->sampled == 1 ? ";Sampled=1" : ctx->sampled == 0 ? ";Sampled=0" : "";
+    char *o = out, *end = out + len;
+    if (put(&o, end, "Root=", 5) || put(&o, end, ctx->root, 35) ||
+        (parent && (put(&o, end, ";Parent=", 8) || put(&o, end, ctx->parent, 16))) ||
+        put(&o, end, sampled, strlen(sampled))) {
         out[0] = '\0';
         return -1;
     }
+    *o = '\0';
     return 0;
 }
 
@@ -191,9 +210,18 @@ int bh_trace_outbound_header(const bh_unit *unit, const bh_span *span, char *out
 
 int bh_trace_id(const bh_unit *unit, char out[36])
 {
-    bh_trace_ctx ctx;
     out[0] = '\0';
-    if (!unit || bh_trace_header_parse(unit->trace, &ctx) != 0)
+    if (!unit || !unit->trace[0])
+        return -1;
+    /* Every access line asks: the tracer writes Root first, lowercase. */
+    if (!strncmp(unit->trace, "Root=", 5) && root_ok(unit->trace + 5, 35) &&
+        (unit->trace[40] == ';' || unit->trace[40] == '\0') && !is_upper_hex(unit->trace + 5)) {
+        memcpy(out, unit->trace + 5, 35);
+        out[35] = '\0';
+        return 0;
+    }
+    bh_trace_ctx ctx;
+    if (bh_trace_header_parse(unit->trace, &ctx) != 0)
         return -1;
     memcpy(out, ctx.root, sizeof ctx.root);
     return 0;

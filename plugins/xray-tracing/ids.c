@@ -8,7 +8,6 @@
  * from the kernel (bh_random_bytes) makes them without a system call per
  * request.
  */
-#include <stdio.h>
 #include <time.h>
 
 #include "xray.h"
@@ -37,11 +36,23 @@ double xr_rand01(void)
     return (double)(xr_rand64() >> 11) / 9007199254740992.0; /* 53 bits: [0, 1) */
 }
 
+/* `digits` lowercase hex digits of v, most significant first. */
+static void hex(char *out, uint64_t v, int digits)
+{
+    static const char xd[] = "0123456789abcdef";
+    for (int i = digits - 1; i >= 0; i--, v >>= 4)
+        out[i] = xd[v & 0xf];
+}
+
 void xr_trace_id(char out[36], int64_t epoch_s)
 {
-    uint64_t a = xr_rand64(), b = xr_rand64();
-    snprintf(out, 36, "1-%08x-%08x%016llx", (unsigned)(uint32_t)epoch_s, (unsigned)(uint32_t)a,
-             (unsigned long long)b);
+    out[0] = '1';
+    out[1] = '-';
+    hex(out + 2, (uint32_t)epoch_s, 8);
+    out[10] = '-';
+    hex(out + 11, xr_rand64(), 8);
+    hex(out + 19, xr_rand64(), 16);
+    out[35] = '\0';
 }
 
 void xr_segment_id(char out[17])
@@ -49,7 +60,8 @@ void xr_segment_id(char out[17])
     uint64_t v;
     while ((v = xr_rand64()) == 0)
         ;
-    snprintf(out, 17, "%016llx", (unsigned long long)v);
+    hex(out, v, 16);
+    out[16] = '\0';
 }
 
 double xr_now(void)
