@@ -141,8 +141,8 @@ static CURLcode set_options(CURL *c, const char *url, int allow_http, long timeo
 /* `trace_header`, when not NULL, goes out as X-Amzn-Trace-Id (the callee
  * joins the request's X-Ray trace); *status_out gets the HTTP status. */
 static int http_get(const char *url, int allow_http, long timeout_ms, atomic_int *cancel,
-                    const char *trace_header, long *status_out, char **body, size_t *len,
-                    char *err, size_t errlen)
+                    const char *trace_header, long *status_out, char **body, size_t *len, char *err,
+                    size_t errlen)
 {
     CURL *c = curl_easy_init();
     if (!c) {

@@ -20,12 +20,12 @@
 
 #include "xray.h"
 
-static const char *const top_keys[] = {"$comment",     "service_name",    "daemon_address",
-                                       "origin",       "sampling",        "max_datagram",
+static const char *const top_keys[] = {"$comment",        "service_name", "daemon_address",
+                                       "origin",          "sampling",     "max_datagram",
                                        "max_subsegments", "emf",          NULL};
 static const char *const sampling_keys[] = {"$comment", "fixed_target", "rate", NULL};
-static const char *const emf_keys[] = {"$comment", "enabled", "namespace", "flush_interval_ms",
-                                       "max_routes", NULL};
+static const char *const emf_keys[] = {"$comment",          "enabled",    "namespace",
+                                       "flush_interval_ms", "max_routes", NULL};
 
 BH_PRINTF(3, 4)
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -130,8 +130,7 @@ static int parse_emf(const json_t *e, xr_config *c, char *err, size_t errlen)
         return -1;
     c->emf_flush_ms = flush;
     c->emf_max_routes = (size_t)routes;
-    return get_str(e, "namespace", "emf.", 255, "Bilhetagem",
-                   &c->emf_namespace, err, errlen);
+    return get_str(e, "namespace", "emf.", 255, "Bilhetagem", &c->emf_namespace, err, errlen);
 }
 
 int xr_config_parse(const json_t *config, xr_config *c, char *err, size_t errlen)
@@ -157,8 +156,8 @@ int xr_config_parse(const json_t *config, xr_config *c, char *err, size_t errlen
         get_int(config, "max_datagram", "", 1024, 65000, &datagram, err, errlen) ||
         get_int(config, "max_subsegments", "", 1, 10000, &subs, err, errlen) ||
         get_object(config, "sampling", &sampling, err, errlen) ||
-        get_object(config, "emf", &emf, err, errlen) ||
-        parse_sampling(sampling, c, err, errlen) || parse_emf(emf, c, err, errlen)) {
+        get_object(config, "emf", &emf, err, errlen) || parse_sampling(sampling, c, err, errlen) ||
+        parse_emf(emf, c, err, errlen)) {
         xr_config_free(c);
         return -1;
     }

@@ -50,7 +50,7 @@ struct xr_emf {
     char *ns, *service;
     route_stat *routes;
     size_t n, max;
-    counter_seen *seen;    /* the flusher's own: previous counter values */
+    counter_seen *seen; /* the flusher's own: previous counter values */
     size_t nseen;
 };
 
@@ -178,10 +178,10 @@ static json_t *latency_values(const route_stat *r)
 
 static json_t *route_line(const xr_emf *m, const route_stat *r, int64_t now_ms)
 {
-    json_t *line = directive(
-        m, now_ms, json_pack("[[s, s], [s]]", "Service", "Route", "Service"),
-        json_pack("[o, o, o, o]", metric("RequestCount", "Count"), metric("Latency", "Milliseconds"),
-                  metric("Http4xx", "Count"), metric("Http5xx", "Count")));
+    json_t *line = directive(m, now_ms, json_pack("[[s, s], [s]]", "Service", "Route", "Service"),
+                             json_pack("[o, o, o, o]", metric("RequestCount", "Count"),
+                                       metric("Latency", "Milliseconds"),
+                                       metric("Http4xx", "Count"), metric("Http5xx", "Count")));
     if (!line)
         return NULL;
     json_object_set_new(line, "Service", json_string(m->service));

@@ -26,8 +26,7 @@
 #define DATAGRAM_MAX 65507 /* UDP over IPv4 */
 
 /* "udp:host:port tcp:host:port" -> the udp one; "host:port" as is. */
-static int pick_address(const char *address, char *host, size_t hostlen, char *port,
-                        size_t portlen)
+static int pick_address(const char *address, char *host, size_t hostlen, char *port, size_t portlen)
 {
     const char *tok = address, *udp = strstr(address, "udp:");
     if (udp)
@@ -61,8 +60,7 @@ static int pick_address(const char *address, char *host, size_t hostlen, char *p
     return 0;
 }
 
-int xr_emitter_open(xr_emitter *e, const char *address, int max_datagram, char *err,
-                    size_t errlen)
+int xr_emitter_open(xr_emitter *e, const char *address, int max_datagram, char *err, size_t errlen)
 {
     memset(e, 0, sizeof *e);
     e->fd = -1;

@@ -151,9 +151,9 @@ void xr_span_close(bh_span *span, double end)
     json_object_set_new(span->doc, "end_time", json_real(end < start ? start : end));
     span->open = 0;
     if (!span->parent && t->dropped)
-        json_object_set_new(span->doc, "metadata",
-                            json_pack("{s:{s:I}}", "xray", "dropped_subsegments",
-                                      (json_int_t)t->dropped));
+        json_object_set_new(
+            span->doc, "metadata",
+            json_pack("{s:{s:I}}", "xray", "dropped_subsegments", (json_int_t)t->dropped));
 }
 
 static json_t *child_object(json_t *parent, const char *key)
@@ -199,9 +199,9 @@ static int key_ok(const char *k)
 {
     size_t n = 0;
     for (; k[n]; n++)
-        if (n >= ANNOTATION_KEY_MAX || !((k[n] >= 'a' && k[n] <= 'z') ||
-                                         (k[n] >= 'A' && k[n] <= 'Z') ||
-                                         (k[n] >= '0' && k[n] <= '9') || k[n] == '_'))
+        if (n >= ANNOTATION_KEY_MAX ||
+            !((k[n] >= 'a' && k[n] <= 'z') || (k[n] >= 'A' && k[n] <= 'Z') ||
+              (k[n] >= '0' && k[n] <= '9') || k[n] == '_'))
             return 0;
     return n > 0;
 }

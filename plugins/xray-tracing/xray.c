@@ -110,8 +110,8 @@ static int on_begin(bh_request *req, void *arg)
         xr_trace_id(r->ctx.root, (int64_t)start); /* a new trace, undecided */
     bh_unit *unit = bh_req_unit(req);
     if (decide(x, &r->ctx))
-        r->segment = xr_segment_new(x->cfg.service_name, r->ctx.root, r->ctx.parent,
-                                    x->cfg.origin, x->cfg.max_subsegments, start);
+        r->segment = xr_segment_new(x->cfg.service_name, r->ctx.root, r->ctx.parent, x->cfg.origin,
+                                    x->cfg.max_subsegments, start);
     if (r->segment) {
         request_fields(req, r->segment);
         r->segment->unit = unit;
@@ -127,7 +127,8 @@ static void response_fields(bh_request *req, bh_span *seg, int status)
     xr_span_status(seg, status, 0);
     json_t *resp = json_object_get(json_object_get(seg->doc, "http"), "response");
     if (resp)
-        json_object_set_new(resp, "content_length", json_integer((json_int_t)bh_req_bytes_out(req)));
+        json_object_set_new(resp, "content_length",
+                            json_integer((json_int_t)bh_req_bytes_out(req)));
     const char *tmpl = bh_req_route_template(req);
     if (tmpl)
         xr_annotate(seg, "route", tmpl);
@@ -269,7 +270,8 @@ static void on_sql(bh_unit *unit, const char *sql, int64_t duration_us, int64_t 
     xr_set_str(q, "sanitized_query", sql, SQL_TEXT_MAX); /* $1.. placeholders: no values */
     json_object_set_new(q, "database_type", json_string(x->db_type));
     json_object_set_new(s->doc, "sql", q);
-    json_object_set_new(s->doc, "metadata", json_pack("{s:{s:I}}", "sql", "rows", (json_int_t)rows));
+    json_object_set_new(s->doc, "metadata",
+                        json_pack("{s:{s:I}}", "sql", "rows", (json_int_t)rows));
     if (status == BH_DB_CONSTRAINT)
         json_object_set_new(s->doc, "error", json_true());
     else if (status != BH_DB_OK)
@@ -336,7 +338,9 @@ static int setup_db(xray *x)
     if (!drv)
         return 0;
     x->db_name = drv;
-    x->db_type = !strcmp(drv, "postgresql") ? "PostgreSQL" : !strcmp(drv, "sqlite") ? "SQLite" : drv;
+    x->db_type = !strcmp(drv, "postgresql") ? "PostgreSQL"
+                 : !strcmp(drv, "sqlite")   ? "SQLite"
+                                            : drv;
     return bh_db_set_observer(x->ctx, on_sql, x);
 }
 
@@ -362,15 +366,15 @@ static int xray_init(bh_plugin_ctx *ctx, const json_t *config, void **state)
         return -1;
     }
     xr_sampler_init(&x->sampler, x->cfg.fixed_target, x->cfg.rate);
-    if (xr_emitter_open(&x->emitter, x->cfg.daemon_address, x->cfg.max_datagram, err,
-                        sizeof err) != 0)
+    if (xr_emitter_open(&x->emitter, x->cfg.daemon_address, x->cfg.max_datagram, err, sizeof err) !=
+        0)
         /* The daemon's name may not resolve yet (a sidecar starting): trace
          * on, send nowhere, and say so once.  Never a reason not to serve. */
         bh_log(ctx, BH_LOG_WARN, "X-Ray daemon unreachable, segments are not sent: %s", err);
-    bh_tracer tracer = {tr_begin, tr_http,     tr_end,      tr_annotate,
+    bh_tracer tracer = {tr_begin,  tr_http,       tr_end,      tr_annotate,
                         tr_header, tr_unit_begin, tr_unit_end, x};
-    if ((x->cfg.emf_enabled &&
-         !(x->emf = xr_emf_new(x->cfg.emf_namespace, x->cfg.service_name, x->cfg.emf_max_routes))) ||
+    if ((x->cfg.emf_enabled && !(x->emf = xr_emf_new(x->cfg.emf_namespace, x->cfg.service_name,
+                                                     x->cfg.emf_max_routes))) ||
         bh_tracer_set(ctx, &tracer) != 0 || setup_db(x) != 0 ||
         bh_hook_add(ctx, BH_HOOK_BEGIN, on_begin, x) != 0 ||
         bh_hook_add(ctx, BH_HOOK_END, on_end, x) != 0) {
@@ -379,9 +383,9 @@ static int xray_init(bh_plugin_ctx *ctx, const json_t *config, void **state)
         xray_free(x);
         return -1;
     }
-    bh_log(ctx, BH_LOG_INFO,
-           "tracing as %s to %s (%d/s then %.4g%%)%s", x->cfg.service_name, x->cfg.daemon_address,
-           x->cfg.fixed_target, x->cfg.rate * 100.0, x->emf ? "; EMF metrics on stdout" : "");
+    bh_log(ctx, BH_LOG_INFO, "tracing as %s to %s (%d/s then %.4g%%)%s", x->cfg.service_name,
+           x->cfg.daemon_address, x->cfg.fixed_target, x->cfg.rate * 100.0,
+           x->emf ? "; EMF metrics on stdout" : "");
     *state = x;
     return 0;
 }

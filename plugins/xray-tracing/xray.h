@@ -36,9 +36,9 @@ typedef struct xr_config {
     int max_datagram;     /* bytes, header line included */
     int max_subsegments;  /* per segment; more are counted, not kept */
     int emf_enabled;
-    char *emf_namespace;       /* "Bilhetagem" */
-    int64_t emf_flush_ms;      /* 60000 */
-    size_t emf_max_routes;     /* distinct route keys kept per interval */
+    char *emf_namespace;   /* "Bilhetagem" */
+    int64_t emf_flush_ms;  /* 60000 */
+    size_t emf_max_routes; /* distinct route keys kept per interval */
 } xr_config;
 
 /* Parse `config` (the plugin's object) into *c, defaults first; the
@@ -124,8 +124,7 @@ typedef struct xr_emitter {
 
 /* Parse "host:port" or "udp:host:port tcp:host:port" and open a
  * non-blocking UDP socket.  -1 with err. */
-int xr_emitter_open(xr_emitter *e, const char *address, int max_datagram, char *err,
-                    size_t errlen);
+int xr_emitter_open(xr_emitter *e, const char *address, int max_datagram, char *err, size_t errlen);
 void xr_emitter_close(xr_emitter *e);
 /* Send the segment `root`: one datagram when it fits, else its
  * subsegments separately (recursively) and the segment without them.

@@ -48,9 +48,9 @@ static void test_header_parse(void)
     CU_ASSERT_STRING_EQUAL(c.parent, "");
 
     /* a bad Parent is dropped, the trace still joins */
-    CU_ASSERT_EQUAL(
-        bh_trace_header_parse("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=xyz;Sampled=yes", &c),
-        0);
+    CU_ASSERT_EQUAL(bh_trace_header_parse(
+                        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=xyz;Sampled=yes", &c),
+                    0);
     CU_ASSERT_STRING_EQUAL(c.parent, "");
     CU_ASSERT_EQUAL(c.sampled, -1);
 }
@@ -88,8 +88,8 @@ static void test_header_format(void)
     strcpy(c.parent, "53995c3f42cd8ad8");
     char out[BH_TRACE_HEADER_MAX];
     CU_ASSERT_EQUAL(bh_trace_header_format(&c, out, sizeof out), 0);
-    CU_ASSERT_STRING_EQUAL(out,
-                           "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1");
+    CU_ASSERT_STRING_EQUAL(
+        out, "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1");
     c.parent[0] = '\0';
     c.sampled = 0;
     CU_ASSERT_EQUAL(bh_trace_header_format(&c, out, sizeof out), 0);
@@ -220,10 +220,10 @@ static void test_segment_tree(void)
     CU_ASSERT_PTR_NULL(xr_span_open(seg, "over", NULL, 100.7)); /* max_subsegments 3 */
     CU_ASSERT_EQUAL(xr_dropped(seg), 1);
     xr_span_close(seg, 101.0);
-    CU_ASSERT_EQUAL(json_integer_value(json_object_get(
-                        json_object_get(json_object_get(seg->doc, "metadata"), "xray"),
-                        "dropped_subsegments")),
-                    1);
+    CU_ASSERT_EQUAL(
+        json_integer_value(json_object_get(
+            json_object_get(json_object_get(seg->doc, "metadata"), "xray"), "dropped_subsegments")),
+        1);
     CU_ASSERT_EQUAL(json_array_size(json_object_get(seg->doc, "subsegments")), 2);
     xr_segment_free(seg);
 }
@@ -394,8 +394,13 @@ static void test_emitter_addresses(void)
             CU_FAIL(good[i]);
         xr_emitter_close(&e);
     }
-    static const char *const bad[] = {"", "127.0.0.1", "127.0.0.1:", ":2000", "127.0.0.1:http",
-                                      "127.0.0.1:70000", "tcp:127.0.0.1:2000"};
+    static const char *const bad[] = {"",
+                                      "127.0.0.1",
+                                      "127.0.0.1:",
+                                      ":2000",
+                                      "127.0.0.1:http",
+                                      "127.0.0.1:70000",
+                                      "tcp:127.0.0.1:2000"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (xr_emitter_open(&e, bad[i], 1024, err, sizeof err) != -1)
             CU_FAIL(bad[i]);
@@ -436,7 +441,9 @@ static json_t *line_for(const char *route)
 {
     for (size_t i = 0; i < nlines; i++) {
         const char *r = str_at(lines[i], "Route");
-        if (route ? r && !strcmp(r, route) : !r)
+        if (!route && !r)
+            return lines[i]; /* the service line has no Route */
+        if (route && r && !strcmp(r, route))
             return lines[i];
     }
     return NULL;
@@ -524,11 +531,13 @@ static void test_emf_quantiles_and_routes(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
     json_t *lat = json_object_get(a, "Latency");
     CU_ASSERT_EQUAL(json_array_size(lat), 100); /* EMF's limit */
-    double p50 = json_real_value(json_array_get(lat, 49)), p99 = json_real_value(json_array_get(lat, 98));
+    double p50 = json_real_value(json_array_get(lat, 49)),
+           p99 = json_real_value(json_array_get(lat, 98));
     CU_ASSERT(fabs(p50 - 500.0) <= 50.0);
     CU_ASSERT(fabs(p99 - 990.0) <= 99.0);
     for (size_t i = 1; i < 100; i++)
-        CU_ASSERT(json_real_value(json_array_get(lat, i)) >= json_real_value(json_array_get(lat, i - 1)));
+        CU_ASSERT(json_real_value(json_array_get(lat, i)) >=
+                  json_real_value(json_array_get(lat, i - 1)));
     json_t *other = line_for("other");
     CU_ASSERT_PTR_NOT_NULL_FATAL(other);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(other, "RequestCount")), 2);
@@ -592,12 +601,14 @@ static void test_config(void)
     } bad[] = {
         {"{\"sampler\": {}}", "config.sampler: unknown key"},
         {"{\"sampling\": {\"rate\": 1.5}}", "config.sampling.rate: must be a number from 0 to 1"},
-        {"{\"sampling\": {\"fixed_target\": -1}}", "config.sampling.fixed_target: must be an integer"},
+        {"{\"sampling\": {\"fixed_target\": -1}}",
+         "config.sampling.fixed_target: must be an integer"},
         {"{\"sampling\": {\"burst\": 1}}", "config.sampling.burst: unknown key"},
         {"{\"service_name\": \"\"}", "config.service_name: must be 1 to 200 characters"},
         {"{\"service_name\": 7}", "config.service_name: must be a string"},
         {"{\"emf\": {\"enabled\": \"yes\"}}", "config.emf.enabled: must be true or false"},
-        {"{\"emf\": {\"flush_interval_ms\": 5}}", "config.emf.flush_interval_ms: must be an integer"},
+        {"{\"emf\": {\"flush_interval_ms\": 5}}",
+         "config.emf.flush_interval_ms: must be an integer"},
         {"{\"max_datagram\": 100}", "config.max_datagram: must be an integer"},
         {"{\"emf\": []}", "config.emf: must be an object"},
     };
