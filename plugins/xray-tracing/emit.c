@@ -172,6 +172,8 @@ static int emit_doc(xr_emitter *e, const json_t *doc, const char *trace_id, char
 
 int xr_emit(xr_emitter *e, const bh_span *root)
 {
+    if (e->fd < 0)
+        return 0; /* no daemon address: nothing to serialize for */
     char *buf = malloc((size_t)e->max_datagram + 1);
     if (!buf)
         return 0;

@@ -45,9 +45,9 @@ async function storageFor(driver, dataDir) {
 
 /** A server with xray-tracing (config `xray`) and the testkit, sending to
  * `daemonAddress`. */
-async function startTraced({ t, driver = 'sqlite', xray = {}, daemonAddress, env = {} }) {
+async function startTraced({ t, driver = 'sqlite', xray = {}, daemonAddress, env = {}, withStorage = true }) {
   const dataDir = tempDir('bh-xray-');
-  const { storage, env: storageEnv } = await storageFor(driver, dataDir);
+  const { storage, env: storageEnv } = withStorage ? await storageFor(driver, dataDir) : { storage: undefined, env: {} };
   const config = {
     server: { listen: '127.0.0.1:0', workers: 2, max_header_bytes: 8192, max_body_bytes: 65536,
               timeout_ms: 5000, drain_timeout_ms: 5000, max_json_depth: 16 },
@@ -249,6 +249,27 @@ for (const driver of DRIVERS) {
     });
   });
 }
+
+describe('xray-tracing: without storage', () => {
+  test('an event delivered in process joins the trace of the request that published it', async (t) => {
+    const daemon = await startDaemon();
+    t.after(() => daemon.close());
+    const { call } = await startTraced({ t, daemonAddress: daemon.address, withStorage: false,
+                                         xray: { sampling: { fixed_target: 0, rate: 1 } } });
+    const res = await call('POST', '/test/publish');
+    assert.equal(res.status, 202);
+    const { root } = traceOf(res);
+    const docs = await daemon.waitForTrace(root, (d) => d.length >= 2);
+    const request = docs.find((d) => d.http);
+    const delivery = docs.find((d) => d.annotations?.delivery);
+    const publish = flatten(request).find((s) => s.name === 'publish test.ping');
+    assert.ok(publish);
+    assert.equal(flatten(request).filter((s) => s.sql).length, 0); // no database, no SQL
+    assert.equal(delivery.parent_id, publish.id);
+    assert.equal(delivery.annotations.delivery, 'deliver test.ping to testkit/counter');
+    assert.deepEqual(daemon.errors, []);
+  });
+});
 
 describe('xray-tracing: sampling by the default rule', () => {
   test('a burst gets the reservoir (1/s) and about 5% of the rest', async (t) => {
