@@ -70,10 +70,19 @@ build() {
     rm -f "$out/libbhfuzz.a"
     ar cr "$out/libbhfuzz.a" "$out"/obj/*.o
     for t in $FUZZ_TARGETS; do
+        # A target of a plugin's code names that code in the environment:
+        # FUZZ_SOURCES_<t> (its sources, top-relative), FUZZ_CFLAGS_<t>
+        # (include paths) and FUZZ_LIBS_<t> (what it links).
+        local sv=FUZZ_SOURCES_$t cv=FUZZ_CFLAGS_$t lv=FUZZ_LIBS_$t extra=() xcf=() xlib=() f
+        for f in ${!sv:-}; do
+            case $f in *.c) extra+=("$src/$f") ;; esac
+        done
+        read -r -a xcf <<<"${!cv:-}"
+        read -r -a xlib <<<"${!lv:-}"
         say "linking fuzz_$t"
-        "$FUZZ_CC" "${cflags[@]}" "${san[@]}" -fsanitize=fuzzer -I"$src/tests/fuzz" \
-            "$src/tests/fuzz/fuzz_$t.c" "$out/libbhfuzz.a" "${deps_libs[@]}" -ldl -lpthread -lm \
-            -o "$out/fuzz_$t"
+        "$FUZZ_CC" "${cflags[@]}" "${xcf[@]}" "${san[@]}" -fsanitize=fuzzer -I"$src/tests/fuzz" \
+            "$src/tests/fuzz/fuzz_$t.c" "${extra[@]}" "$out/libbhfuzz.a" "${xlib[@]}" \
+            "${deps_libs[@]}" -ldl -lpthread -lm -o "$out/fuzz_$t"
     done
 }
 

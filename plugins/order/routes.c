@@ -74,6 +74,7 @@ static int lookup_lines(bh_request *req, const order_plugin *p, const order_requ
                 char first[48];
                 order_line_pointer(in->kind, rq->lines[j].index, first, sizeof first);
                 bh_problem_field(&errors, ptr, "duplicates %s", first);
+                break;
             }
         }
         if (!currency[0])
@@ -224,7 +225,10 @@ static int create_order(bh_request *req, void *arg)
     bh_unit_count(unit, p->created, 1);
     char location[64];
     snprintf(location, sizeof location, "/orders/%s", o.id);
-    bh_resp_header(req, "Location", location);
+    if (bh_resp_header(req, "Location", location) != 0) {
+        json_decref(body);
+        return -1;
+    }
     bh_resp_json(req, 201, body);
     return 0;
 }

@@ -32,3 +32,11 @@ PRODUCTS_INTEGRATION_TESTS = tests/integration/products.test.mjs \
 	tests/integration/products-pg.test.sh
 TESTS += $(PRODUCTS_INTEGRATION_TESTS)
 EXTRA_DIST += $(PRODUCTS_INTEGRATION_TESTS)
+
+# A test fixture (never installed): the catalog-probe plugin calls the
+# catalog service over HTTP for products.test.mjs's service tests.
+check_PROGRAMS += tests/plugins/catalog_probe.so
+tests_plugins_catalog_probe_so_SOURCES = plugins/products/probe.c
+tests_plugins_catalog_probe_so_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+tests_plugins_catalog_probe_so_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_catalog_probe_so_LDFLAGS = $(PLUGIN_LINK)

@@ -26,6 +26,15 @@ int products_invalid(bh_request *req, const char *title, json_t *errors)
     return 0;
 }
 
+int products_bad_cursor(bh_request *req)
+{
+    /* the same answer as the core's for a cursor that does not decode */
+    json_t *errors = NULL;
+    bh_problem_field(&errors, "cursor", "is not a cursor this list returned");
+    bh_resp_problem_fields(req, 400, "Invalid query parameter", errors);
+    return 0;
+}
+
 void products_page_response(bh_request *req, json_t *items, const char *next_key)
 {
     const char *cursor = next_key ? bh_page_cursor(req, next_key) : NULL;

@@ -57,9 +57,7 @@ static int list_events(bh_request *req, void *arg)
     int64_t after_ms = 0;
     char after_id[37];
     if (page.after && products_parse_event_cursor(page.after, &after_ms, after_id) != 0) {
-        bh_resp_problem(req, 400, "bad-request", "Invalid cursor",
-                        "the cursor was not made by this list");
-        return 0;
+        return products_bad_cursor(req);
     }
     json_t *items = json_array();
     if (!items)
@@ -106,13 +104,13 @@ static int patch_event(bh_request *req, void *arg)
         not_found(req);
         return 0;
     }
-    products_event_patch *p = bh_req_alloc(req, sizeof *p);
-    json_t *errors = products_parse_event_patch(bh_req_json(req), p);
+    products_event_patch p;
+    json_t *errors = products_parse_event_patch(bh_req_json(req), &p);
     if (errors)
         return products_invalid(req, "Invalid event change", errors);
     products_patch_result result;
     size_t bad = 0;
-    int s = products_store_patch_event(bh_req_unit(req), id, p, bh_time_ms(), &result, &bad);
+    int s = products_store_patch_event(bh_req_unit(req), id, &p, bh_time_ms(), &result, &bad);
     if (s != BH_DB_OK)
         return products_db_fail(req, s);
     char ptr[64];

@@ -59,9 +59,7 @@ static int list_products(bh_request *req, void *arg)
     if (bh_req_page(req, &page) != 0)
         return 0; /* the core set the 400 */
     if (page.after && !products_is_sku(page.after)) {
-        bh_resp_problem(req, 400, "bad-request", "Invalid cursor",
-                        "the cursor was not made by this list");
-        return 0;
+        return products_bad_cursor(req);
     }
     json_t *items = json_array();
     if (!items)
