@@ -37,15 +37,17 @@ static void not_found(bh_request *req, const char *what)
     bh_resp_problem(req, 404, "not-found", NULL, "no such %s", what);
 }
 
-static void respond_payment(bh_request *req, int status, const pay_payment *p)
+static int respond_payment(bh_request *req, int status, const pay_payment *p)
 {
     json_t *body = pay_payment_json(p);
     char loc[80];
     snprintf(loc, sizeof loc, "/payments/%s", p->id);
-    if (status == 201)
-        bh_resp_header(req, "Location", loc);
-    if (body)
-        bh_resp_json(req, status, body);
+    if (!body || (status == 201 && bh_resp_header(req, "Location", loc) != 0)) {
+        json_decref(body);
+        return -1; /* no answer set: the core answers 500 */
+    }
+    bh_resp_json(req, status, body);
+    return 0;
 }
 
 static void gateway_unavailable(bh_request *req, int64_t retry_after_ms)
@@ -244,8 +246,7 @@ static int create_payment(bh_request *req, void *arg)
         return db_failed();
     bh_req_log(req, BH_LOG_INFO, "payment %s of order %s: %s after %d gateway call(s)", p.id, o.id,
                p.status, a->result.attempts);
-    respond_payment(req, 201, &p);
-    return 0;
+    return respond_payment(req, 201, &p);
 }
 
 /* ---- GET /payments/{id} ------------------------------------------------------------ */
@@ -266,8 +267,7 @@ static int get_payment(bh_request *req, void *arg)
         not_found(req, "payment");
         return 0;
     }
-    respond_payment(req, 200, &p);
-    return 0;
+    return respond_payment(req, 200, &p);
 }
 
 /* ---- POST /payments/{id}/refund ---------------------------------------------------- */
@@ -332,8 +332,7 @@ static int refund_payment(bh_request *req, void *arg)
         return 0;
     }
     bh_req_log(req, BH_LOG_INFO, "payment %s of order %s refunded", p.id, p.order_id);
-    respond_payment(req, 200, &p);
-    return 0;
+    return respond_payment(req, 200, &p);
 }
 
 int pay_routes_add(pay_state *st)
