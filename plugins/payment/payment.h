@@ -14,6 +14,7 @@
  *   simulator.c  the built-in gateway (test card tokens, PIX payloads)
  *   http_gw.c    the JSON-over-HTTP gateway, through libcurl
  *   gateway.c    one gateway operation: breaker, timeout, retries
+ *   step.c       the create handler's next step, safe across re-runs
  *   --- the files above make no SDK calls: the unit test links them alone
  *   store.c      the payments table: SQL in the caller's unit
  *   settle.c     applying a gateway outcome: capture (the order becomes
@@ -251,6 +252,16 @@ void pay_http_gw_call(void *self, pay_gw_op op, const pay_gw_request *rq, int64_
 /* Parse a gateway answer body into out (outcome, reason, pix, ref): 0, or
  * -1 when it is not the documented shape. */
 int pay_http_gw_parse(pay_gw_op op, const char *body, size_t len, pay_gw_result *out);
+
+/* step.c: the create handler's next step, from whether the order can be
+ * charged now and what an earlier run of the same request (a re-run after
+ * BH_DB_RETRY) got from the gateway, if it asked. */
+typedef enum pay_step {
+    PAY_STEP_REFUSE = 0, /* 409: nothing moved */
+    PAY_STEP_CHARGE,     /* call the gateway */
+    PAY_STEP_RECORD      /* record the answer already in hand */
+} pay_step;
+pay_step pay_charge_step(int payable, int answered, pay_gw_outcome outcome);
 
 /* gateway.c: one operation with the breaker, per-attempt timeouts and
  * retries of TRANSIENT outcomes.  The result is the last attempt's; it is
