@@ -335,7 +335,8 @@ int pay_store_transition(bh_unit *u, const char *id, const char *from, const cha
 /* Up to `limit` ids of payments in `status` due for a check at now_ms. */
 int pay_store_due(bh_unit *u, const char *status, int64_t now_ms, int limit, char ids[][40],
                   size_t *n);
-/* The next check of a pending / orphaned payment: later, attempts + 1. */
+/* The next check of a pending / orphaned payment: later (0: never again),
+ * attempts + 1. */
 int pay_store_postpone(bh_unit *u, const char *id, int64_t next_check_at_ms);
 
 /* settle.c: what follows a gateway outcome, in the caller's unit. */
