@@ -1,0 +1,7 @@
+#!/bin/bash
+# order-pg.test.sh - order.test.mjs against a real PostgreSQL 15 that
+# tests/pg.sh starts for the run and stops whatever happens.
+set -euo pipefail
+: "${BH_BUILDDIR:?}" "${BH_SRCDIR:?}"
+BH_TEST_DRIVERS=postgresql exec "$BH_SRCDIR/tests/pg.sh" run \
+    node --test --test-reporter=spec "$BH_SRCDIR/tests/integration/order.test.mjs"
