@@ -1,8 +1,9 @@
 #!/bin/bash
 # quickstart.sh - the README's two commands.
 #
-#   ./scripts/quickstart.sh run    install what is missing, build, print a
-#                                  customer and an admin token, start the
+#   ./scripts/quickstart.sh run    install what is missing, build, seed the
+#                                  demo catalog into an empty database, print
+#                                  a customer and an admin token, start the
 #                                  server on the embedded default config
 #   ./scripts/quickstart.sh test   install what is missing, build, run every
 #                                  test: the normal build, the sanitizer build,
@@ -23,7 +24,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 build_packages=(build-essential autoconf automake pkg-config
     libevent-dev libjansson-dev libpcre2-dev libjwt-dev libcunit1-dev
     libsqlite3-dev libssl-dev libcurl4-openssl-dev libpq-dev)
-test_packages=(curl procps postgresql-15 postgresql-client-15 sqlite3)
+test_packages=(curl jq procps postgresql-15 postgresql-client-15 sqlite3)
 # make lint, the clang build and make fuzz, make coverage
 quality_packages=(clang-format cppcheck shellcheck clang libclang-rt-14-dev lcov)
 
@@ -100,11 +101,13 @@ print_tokens() {
 }
 
 cmd_run() {
-    install_missing "${build_packages[@]}" curl
+    install_missing "${build_packages[@]}" curl jq
     build build --enable-werror
     export BILHETAGEM_DATA_DIR=${BILHETAGEM_DATA_DIR:-$here/var}
     export BILHETAGEM_PLUGIN_DIR=$here/build/plugins
     jwt_secret
+    say "seeding the demo catalog (only into an empty database)"
+    "$here/build/bilhetagemctl" seed -c "$here/conf/bilhetagem.json"
     print_tokens
     say "starting bilhetagemd (data in $BILHETAGEM_DATA_DIR); Ctrl-C stops it"
     exec "$here/build/bilhetagemd" -c "$here/conf/bilhetagem.json" "$@"
