@@ -67,15 +67,18 @@ build() {
     make -C "$dir" -j"$jobs" >/dev/null
 }
 
-# The default config's auth plugin (hs256 mode) signs local tokens with
-# BILHETAGEM_JWT_SECRET.  When it is unset, use the one kept in the data
-# directory (never in the repository), generating it the first time.
-jwt_secret() {
-    [ -n "${BILHETAGEM_JWT_SECRET:-}" ] && return 0
-    local file=$BILHETAGEM_DATA_DIR/jwt-secret
+# The default config reads two secrets from the environment: the auth
+# plugin's token key (BILHETAGEM_JWT_SECRET, hs256 mode) and the payment
+# webhook's HMAC key (BILHETAGEM_PAYMENT_WEBHOOK_SECRET).  When one is unset,
+# use the one kept in the data directory (never in the repository),
+# generating it the first time.
+# secret VAR FILE
+secret() {
+    local var=$1 file=$BILHETAGEM_DATA_DIR/$2
+    [ -n "${!var:-}" ] && return 0
     mkdir -p "$BILHETAGEM_DATA_DIR"
     if [ ! -s "$file" ]; then
-        say "generating the token secret in $file"
+        say "generating $var in $file"
         (
             umask 077
             if command -v openssl >/dev/null; then
@@ -87,8 +90,8 @@ jwt_secret() {
         )
     fi
     chmod 600 "$file"
-    BILHETAGEM_JWT_SECRET=$(cat "$file")
-    export BILHETAGEM_JWT_SECRET
+    printf -v "$var" '%s' "$(cat "$file")"
+    export "${var?}"
 }
 
 # Two tokens to try the API with, minted exactly as the server checks them.
@@ -105,7 +108,8 @@ cmd_run() {
     build build --enable-werror
     export BILHETAGEM_DATA_DIR=${BILHETAGEM_DATA_DIR:-$here/var}
     export BILHETAGEM_PLUGIN_DIR=$here/build/plugins
-    jwt_secret
+    secret BILHETAGEM_JWT_SECRET jwt-secret
+    secret BILHETAGEM_PAYMENT_WEBHOOK_SECRET webhook-secret
     say "seeding the demo catalog (only into an empty database)"
     "$here/build/bilhetagemctl" seed -c "$here/conf/bilhetagem.json"
     print_tokens
