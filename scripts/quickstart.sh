@@ -1,8 +1,9 @@
 #!/bin/bash
 # quickstart.sh - the README's two commands.
 #
-#   ./scripts/quickstart.sh run    install what is missing, build, print a
-#                                  customer and an admin token, start the
+#   ./scripts/quickstart.sh run    install what is missing, build, seed the
+#                                  demo catalog into an empty database, print
+#                                  a customer and an admin token, start the
 #                                  server on the embedded default config
 #   ./scripts/quickstart.sh test   install what is missing, build, run every
 #                                  test: the normal build, the sanitizer build,
@@ -23,7 +24,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 build_packages=(build-essential autoconf automake pkg-config
     libevent-dev libjansson-dev libpcre2-dev libjwt-dev libcunit1-dev
     libsqlite3-dev libssl-dev libcurl4-openssl-dev libpq-dev)
-test_packages=(curl procps postgresql-15 postgresql-client-15 sqlite3)
+test_packages=(curl jq procps postgresql-15 postgresql-client-15 sqlite3)
 # make lint, the clang build and make fuzz, make coverage
 quality_packages=(clang-format cppcheck shellcheck clang libclang-rt-14-dev lcov)
 
@@ -66,15 +67,18 @@ build() {
     make -C "$dir" -j"$jobs" >/dev/null
 }
 
-# The default config's auth plugin (hs256 mode) signs local tokens with
-# BILHETAGEM_JWT_SECRET.  When it is unset, use the one kept in the data
-# directory (never in the repository), generating it the first time.
-jwt_secret() {
-    [ -n "${BILHETAGEM_JWT_SECRET:-}" ] && return 0
-    local file=$BILHETAGEM_DATA_DIR/jwt-secret
+# The default config reads two secrets from the environment: the auth
+# plugin's token key (BILHETAGEM_JWT_SECRET, hs256 mode) and the payment
+# webhook's HMAC key (BILHETAGEM_PAYMENT_WEBHOOK_SECRET).  When one is unset,
+# use the one kept in the data directory (never in the repository),
+# generating it the first time.
+# secret VAR FILE
+secret() {
+    local var=$1 file=$BILHETAGEM_DATA_DIR/$2
+    [ -n "${!var:-}" ] && return 0
     mkdir -p "$BILHETAGEM_DATA_DIR"
     if [ ! -s "$file" ]; then
-        say "generating the token secret in $file"
+        say "generating $var in $file"
         (
             umask 077
             if command -v openssl >/dev/null; then
@@ -86,8 +90,8 @@ jwt_secret() {
         )
     fi
     chmod 600 "$file"
-    BILHETAGEM_JWT_SECRET=$(cat "$file")
-    export BILHETAGEM_JWT_SECRET
+    printf -v "$var" '%s' "$(cat "$file")"
+    export "${var?}"
 }
 
 # Two tokens to try the API with, minted exactly as the server checks them.
@@ -100,11 +104,14 @@ print_tokens() {
 }
 
 cmd_run() {
-    install_missing "${build_packages[@]}" curl
+    install_missing "${build_packages[@]}" curl jq
     build build --enable-werror
     export BILHETAGEM_DATA_DIR=${BILHETAGEM_DATA_DIR:-$here/var}
     export BILHETAGEM_PLUGIN_DIR=$here/build/plugins
-    jwt_secret
+    secret BILHETAGEM_JWT_SECRET jwt-secret
+    secret BILHETAGEM_PAYMENT_WEBHOOK_SECRET webhook-secret
+    say "seeding the demo catalog (only into an empty database)"
+    "$here/build/bilhetagemctl" seed -c "$here/conf/bilhetagem.json"
     print_tokens
     say "starting bilhetagemd (data in $BILHETAGEM_DATA_DIR); Ctrl-C stops it"
     exec "$here/build/bilhetagemd" -c "$here/conf/bilhetagem.json" "$@"

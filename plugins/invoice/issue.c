@@ -184,10 +184,19 @@ static int on_refunded(bh_unit *u, const bh_event *ev, void *arg)
     json_t *inv = NULL;
     if (inv_store_load(u, inv_id, &inv) != 1)
         return -1;
+    const char *inv_order = json_string_value(json_object_get(inv, "order_id"));
+    if (!inv_order || strcmp(inv_order, pe.order_id) != 0) {
+        bh_log(st->ctx, BH_LOG_ERROR,
+               "payment %s refunded for order %s but invoice %s bills order %s: no credit note"
+               " issued",
+               pe.payment_id, pe.order_id, inv_number, inv_order ? inv_order : "?");
+        json_decref(inv);
+        return -1;
+    }
     const json_t *buyer = json_object_get(inv, "buyer");
     inv_record rec = {
         .kind = INV_KIND_CREDIT_NOTE,
-        .order_id = json_string_value(json_object_get(inv, "order_id")),
+        .order_id = inv_order,
         .payment_id = pe.payment_id,
         .credit_note_of = inv_id,
         .buyer_sub = json_string_value(json_object_get(buyer, "sub")),

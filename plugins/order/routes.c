@@ -225,7 +225,10 @@ static int create_order(bh_request *req, void *arg)
     bh_unit_count(unit, p->created, 1);
     char location[64];
     snprintf(location, sizeof location, "/orders/%s", o.id);
-    bh_resp_header(req, "Location", location);
+    if (bh_resp_header(req, "Location", location) != 0) {
+        json_decref(body);
+        return -1;
+    }
     bh_resp_json(req, 201, body);
     return 0;
 }

@@ -16,6 +16,16 @@
 
 #define CODE_MAX 128 /* longer input cannot be a code: 404 without a lookup */
 
+/* The cursor key this list writes: a ticket's seq, 1 to 18 digits. */
+static int parse_seq(const char *key, int64_t *out)
+{
+    size_t n = strlen(key);
+    if (n == 0 || n > 18 || strspn(key, "0123456789") != n)
+        return -1;
+    *out = (int64_t)strtoll(key, NULL, 10);
+    return 0;
+}
+
 static int list_tickets(bh_request *req, void *arg)
 {
     (void)arg;
@@ -23,15 +33,10 @@ static int list_tickets(bh_request *req, void *arg)
     if (bh_req_page(req, &page) != 0)
         return 0;
     int64_t after = 0;
-    if (page.after) {
-        char *end = NULL;
-        long long v = strtoll(page.after, &end, 10);
-        if (!end || *end || end == page.after || v < 0 || strlen(page.after) > 18) {
-            bh_resp_problem(req, 400, "invalid-parameter", "Bad Request",
-                            "cursor is not one this list returned");
-            return 0;
-        }
-        after = v;
+    if (page.after && parse_seq(page.after, &after) != 0) {
+        bh_resp_problem(req, 400, "invalid-parameter", "Bad Request",
+                        "cursor is not one this list returned");
+        return 0;
     }
     bh_order_info o;
     int st = order_load_visible(req, bh_req_param(req, "id"), 0, &o);

@@ -14,6 +14,7 @@
  *   simulator.c  the built-in gateway (test card tokens, PIX payloads)
  *   http_gw.c    the JSON-over-HTTP gateway, through libcurl
  *   gateway.c    one gateway operation: breaker, timeout, retries
+ *   step.c       the create handler's next step, safe across re-runs
  *   --- the files above make no SDK calls: the unit test links them alone
  *   store.c      the payments table: SQL in the caller's unit
  *   settle.c     applying a gateway outcome: capture (the order becomes
@@ -252,6 +253,16 @@ void pay_http_gw_call(void *self, pay_gw_op op, const pay_gw_request *rq, int64_
  * -1 when it is not the documented shape. */
 int pay_http_gw_parse(pay_gw_op op, const char *body, size_t len, pay_gw_result *out);
 
+/* step.c: the create handler's next step, from whether the order can be
+ * charged now and what an earlier run of the same request (a re-run after
+ * BH_DB_RETRY) got from the gateway, if it asked. */
+typedef enum pay_step {
+    PAY_STEP_REFUSE = 0, /* 409: nothing moved */
+    PAY_STEP_CHARGE,     /* call the gateway */
+    PAY_STEP_RECORD      /* record the answer already in hand */
+} pay_step;
+pay_step pay_charge_step(int payable, int answered, pay_gw_outcome outcome);
+
 /* gateway.c: one operation with the breaker, per-attempt timeouts and
  * retries of TRANSIENT outcomes.  The result is the last attempt's; it is
  * UNAVAILABLE only when the breaker refused before any attempt was made,
@@ -324,7 +335,8 @@ int pay_store_transition(bh_unit *u, const char *id, const char *from, const cha
 /* Up to `limit` ids of payments in `status` due for a check at now_ms. */
 int pay_store_due(bh_unit *u, const char *status, int64_t now_ms, int limit, char ids[][40],
                   size_t *n);
-/* The next check of a pending / orphaned payment: later, attempts + 1. */
+/* The next check of a pending / orphaned payment: later (0: never again),
+ * attempts + 1. */
 int pay_store_postpone(bh_unit *u, const char *id, int64_t next_check_at_ms);
 
 /* settle.c: what follows a gateway outcome, in the caller's unit. */

@@ -4,7 +4,9 @@
  *             out, or a PIX payment whose webhook has not come: ask the
  *             gateway (GET, same idempotency key) and settle a capture or
  *             a decline; otherwise look again later, backing off (one
- *             interval, doubling, at most an hour).  A card charge the
+ *             interval, doubling, at most an hour; after
+ *             PAY_PENDING_CHECKS looks only a webhook settles it).  A card
+ *             charge the
  *             gateway still does not know after PAY_NOT_FOUND_CHECKS looks
  *             never reached it: declined ("not_received").
  *   orphaned  money that came for an order that could not take it: refund
@@ -22,6 +24,7 @@
 #include "payment.h"
 
 #define PAY_NOT_FOUND_CHECKS 3
+#define PAY_PENDING_CHECKS 12 /* then a pending payment waits for its webhook only */
 #define PAY_CHECK_MAX_DELAY_MS 3600000
 
 static int64_t next_check(const pay_state *st, const pay_payment *p, int64_t now)
@@ -53,7 +56,13 @@ static int check_pending(pay_state *st, bh_unit *u, pay_payment *p, int64_t now)
         }
         s = pay_store_postpone(u, p->id, next_check(st, p, now));
         break;
-    default: s = pay_store_postpone(u, p->id, next_check(st, p, now)); break;
+    default:
+        /* an abandoned PIX code must not be asked about forever: after
+         * PAY_PENDING_CHECKS (about six hours by default) only a webhook
+         * settles it */
+        s = pay_store_postpone(
+            u, p->id, p->check_attempts + 1 >= PAY_PENDING_CHECKS ? 0 : next_check(st, p, now));
+        break;
     }
     if (s > 0)
         bh_log(st->ctx, BH_LOG_INFO, "reconciled payment %s of order %s: %s", p->id, p->order_id,

@@ -37,15 +37,17 @@ static void not_found(bh_request *req, const char *what)
     bh_resp_problem(req, 404, "not-found", NULL, "no such %s", what);
 }
 
-static void respond_payment(bh_request *req, int status, const pay_payment *p)
+static int respond_payment(bh_request *req, int status, const pay_payment *p)
 {
     json_t *body = pay_payment_json(p);
     char loc[80];
     snprintf(loc, sizeof loc, "/payments/%s", p->id);
-    if (status == 201)
-        bh_resp_header(req, "Location", loc);
-    if (body)
-        bh_resp_json(req, status, body);
+    if (!body || (status == 201 && bh_resp_header(req, "Location", loc) != 0)) {
+        json_decref(body);
+        return -1; /* no answer set: the core answers 500 */
+    }
+    bh_resp_json(req, status, body);
+    return 0;
 }
 
 static void gateway_unavailable(bh_request *req, int64_t retry_after_ms)
@@ -214,12 +216,12 @@ static int create_payment(bh_request *req, void *arg)
         return db_failed();
     attempt *a = the_attempt(req);
     const char *why = not_payable(st, &o, in.method, captured);
-    int money_moved = a->answered && a->result.outcome == PAY_GW_CAPTURED;
-    if (why && !money_moved) {
-        bh_resp_problem(req, 409, "order-not-payable", NULL, "%s", why);
+    switch (pay_charge_step(why == NULL, a->answered, a->result.outcome)) {
+    case PAY_STEP_REFUSE:
+        bh_resp_problem(req, 409, "order-not-payable", NULL, "%s",
+                        why ? why : "the order is not awaiting payment");
         return 0;
-    }
-    if (!a->answered) {
+    case PAY_STEP_CHARGE: {
         pay_gw_request rq = {
             a->id, o.id, in.method, in.token, o.total_cents, o.currency, bh_unit_trace_header(u)};
         pay_gw_do(&st->res, PAY_OP_CHARGE, &rq, 0, &a->result);
@@ -228,6 +230,9 @@ static int create_payment(bh_request *req, void *arg)
             return 0; /* nothing was sent: nothing to record */
         }
         a->answered = 1;
+        break;
+    }
+    case PAY_STEP_RECORD: break;
     }
     pay_payment p = {
         .id = a->id,
@@ -238,14 +243,14 @@ static int create_payment(bh_request *req, void *arg)
         .currency = o.currency,
         .gateway = st->gw.name,
     };
-    /* a re-run that finds the order gone after the gateway took the money
-     * records the capture as orphaned (settle.c), never drops it */
+    /* a re-run that finds the order gone after the gateway took (or may
+     * have taken) the money records it - orphaned or pending - never
+     * drops it (settle.c) */
     if ((s = pay_settle_new(st, u, &p, &a->result)) != BH_DB_OK)
         return db_failed();
     bh_req_log(req, BH_LOG_INFO, "payment %s of order %s: %s after %d gateway call(s)", p.id, o.id,
                p.status, a->result.attempts);
-    respond_payment(req, 201, &p);
-    return 0;
+    return respond_payment(req, 201, &p);
 }
 
 /* ---- GET /payments/{id} ------------------------------------------------------------ */
@@ -266,8 +271,7 @@ static int get_payment(bh_request *req, void *arg)
         not_found(req, "payment");
         return 0;
     }
-    respond_payment(req, 200, &p);
-    return 0;
+    return respond_payment(req, 200, &p);
 }
 
 /* ---- POST /payments/{id}/refund ---------------------------------------------------- */
@@ -332,8 +336,7 @@ static int refund_payment(bh_request *req, void *arg)
         return 0;
     }
     bh_req_log(req, BH_LOG_INFO, "payment %s of order %s refunded", p.id, p.order_id);
-    respond_payment(req, 200, &p);
-    return 0;
+    return respond_payment(req, 200, &p);
 }
 
 int pay_routes_add(pay_state *st)

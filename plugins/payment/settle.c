@@ -13,30 +13,31 @@
 
 #include "payment.h"
 
+/* o[key] = the RFC 3339 form of ms; 0 / -1. */
+static int set_time(json_t *o, const char *key, int64_t ms)
+{
+    char t[32];
+    bh_time_format(ms, t);
+    return json_object_set_new(o, key, json_string(t));
+}
+
 json_t *pay_payment_json(const pay_payment *p)
 {
-    char created[32], updated[32];
-    bh_time_format(p->created_at_ms, created);
-    bh_time_format(p->updated_at_ms, updated);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:b, s:s, s:s}", "id", p->id, "order_id",
-                          p->order_id, "method", p->method, "status", p->status, "amount_cents",
-                          (json_int_t)p->amount_cents, "currency", p->currency, "orphaned",
-                          p->orphaned, "created_at", created, "updated_at", updated);
-    if (!o)
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:b}", "id", p->id, "order_id", p->order_id,
+                  "method", p->method, "status", p->status, "amount_cents",
+                  (json_int_t)p->amount_cents, "currency", p->currency, "orphaned", p->orphaned);
+    if (!o || set_time(o, "created_at", p->created_at_ms) ||
+        set_time(o, "updated_at", p->updated_at_ms) ||
+        (p->captured_at_ms && set_time(o, "captured_at", p->captured_at_ms)) ||
+        (p->refunded_at_ms && set_time(o, "refunded_at", p->refunded_at_ms)) ||
+        (p->pix_copy_paste && !strcmp(p->status, "pending") &&
+         json_object_set_new(o, "pix_copy_paste", json_string(p->pix_copy_paste))) ||
+        (p->decline_reason && !strcmp(p->status, "declined") &&
+         json_object_set_new(o, "decline_reason", json_string(p->decline_reason)))) {
+        json_decref(o);
         return NULL;
-    char t[32];
-    if (p->captured_at_ms) {
-        bh_time_format(p->captured_at_ms, t);
-        json_object_set_new(o, "captured_at", json_string(t));
     }
-    if (p->refunded_at_ms) {
-        bh_time_format(p->refunded_at_ms, t);
-        json_object_set_new(o, "refunded_at", json_string(t));
-    }
-    if (p->pix_copy_paste && !strcmp(p->status, "pending"))
-        json_object_set_new(o, "pix_copy_paste", json_string(p->pix_copy_paste));
-    if (p->decline_reason && !strcmp(p->status, "declined"))
-        json_object_set_new(o, "decline_reason", json_string(p->decline_reason));
     return o;
 }
 
@@ -52,8 +53,10 @@ static int publish(bh_unit *u, const char *type, const pay_payment *p, const cha
     json_t *data = event_data(p);
     if (!data)
         return BH_DB_ERROR;
-    if (reason)
-        json_object_set_new(data, "reason", json_string(reason));
+    if (reason && json_object_set_new(data, "reason", json_string(reason)) != 0) {
+        json_decref(data);
+        return BH_DB_ERROR;
+    }
     return bh_event_publish(u, type, p->order_id, data) == 0 ? BH_DB_OK : BH_DB_ERROR;
 }
 

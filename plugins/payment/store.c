@@ -184,7 +184,7 @@ int pay_store_due(bh_unit *u, const char *status, int64_t now_ms, int limit, cha
 
 int pay_store_postpone(bh_unit *u, const char *id, int64_t next_check_at_ms)
 {
-    bh_db_value v[] = {BH_DB_S(id), BH_DB_I(next_check_at_ms)};
+    bh_db_value v[] = {BH_DB_S(id), next_check_at_ms ? BH_DB_I(next_check_at_ms) : BH_DB_N};
     return bh_db_exec(u,
                       "UPDATE payments SET check_attempts = check_attempts + 1,"
                       " next_check_at_ms = $2 WHERE id = $1",

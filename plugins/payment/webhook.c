@@ -41,6 +41,11 @@ int pay_webhook(bh_request *req, void *arg)
     bh_unit *u = bh_req_unit(req);
     size_t len = 0;
     const unsigned char *raw = bh_req_body(req, &len);
+    if (!st->cfg.webhook_secret) {
+        bh_resp_problem(req, 401, "invalid-signature", NULL,
+                        "webhooks are not enabled on this server (no webhook_secret)");
+        return 0;
+    }
     pay_sig_status sig =
         pay_sig_verify(bh_req_header(req, "X-Signature"), raw, len, st->cfg.webhook_secret,
                        bh_time_ms() / 1000, st->cfg.webhook_tolerance_s);

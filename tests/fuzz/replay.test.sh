@@ -5,7 +5,7 @@
 # test, checked under the sanitizers and counted by the coverage build.
 set -euo pipefail
 : "${BH_BUILDDIR:?}" "${BH_SRCDIR:?}"
-targets=(config router json_body headers event jwt trace_header)
+targets=(config router json_body headers event jwt order trace_header)
 for t in "${targets[@]}"; do
     corpus=$BH_SRCDIR/tests/fuzz/$t/corpus
     [ -d "$corpus" ] || { echo "FAIL: $corpus is missing" >&2; exit 1; }

@@ -528,9 +528,12 @@ describe('hs256 mode with bilhetagemctl token', { timeout: 60_000 }, () => {
 
   test('the shipped conf/bilhetagem.json loads the auth plugin in hs256 mode and mints', async () => {
     const shipped = path.join(SRCDIR, 'conf', 'bilhetagem.json');
-    const res = await runBinary(['-t', '-c', shipped], { env: serverEnv(env) });
+    // The shipped config also loads the payment plugin, whose webhook key
+    // comes from the environment too.
+    const withWebhook = { ...env, BILHETAGEM_PAYMENT_WEBHOOK_SECRET: 'w'.repeat(32) };
+    const res = await runBinary(['-t', '-c', shipped], { env: serverEnv(withWebhook) });
     assert.equal(res.code, 0, res.stderr);
-    const out = await ctl(['token', '-c', shipped, '--sub', 'alice']);
+    const out = await ctl(['token', '-c', shipped, '--sub', 'alice'], withWebhook);
     assert.equal(out.code, 0, out.stderr);
     const c = decodePart(out.stdout.trim(), 1);
     assert.equal(c.iss, 'bilhetagem-local');

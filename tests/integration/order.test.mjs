@@ -529,6 +529,8 @@ for (const driver of drivers()) {
                                     { as: 'alice' });
       assert.equal(page2.json.items.length, 1);
       assert.equal(page2.json.next_cursor, null);
+      assertProblem(await shop.call('GET', `/orders/${id}/tickets?cursor=bm90LW91cnM`, { as: 'alice' }), 400,
+                    'invalid-parameter');
       const tickets = [...page1.json.items, ...page2.json.items];
       assert.equal(new Set(tickets.map((t) => t.code)).size, 3);
       for (const t of tickets) {

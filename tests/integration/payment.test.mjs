@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { test } from 'node:test';
 
-import { drivers, startCheckout } from './checkout.mjs';
+import { checkoutConfig, drivers, startCheckout } from './checkout.mjs';
 import { startGateway } from './gateway.mjs';
-import { sleep, waitFor } from './lib.mjs';
+import { runBinary, serverEnv, sleep, waitFor, writeTempFile } from './lib.mjs';
 
 const SECRET = `whsec_${crypto.randomBytes(16).toString('hex')}`;
 const PAN = '4111111111111111';
@@ -309,9 +309,9 @@ for (const driver of drivers()) {
   });
 
   test(`payment on ${driver}: timeouts open the breaker, then 503 at once`, async (t) => {
-    const timeout = 500;
+    const timeout = 800; // the 503 must come in well under half of it, even on a busy machine
     const shop = await shopWith(t, driver, {
-      payment: { gateway_timeout_ms: timeout, retry_max_attempts: 2, retry_budget_ms: 1200,
+      payment: { gateway_timeout_ms: timeout, retry_max_attempts: 2, retry_budget_ms: 1800,
                  breaker_failures: 2, reconcile_interval_ms: 60000 },
     });
     const order = await placeOrder(shop);
@@ -372,6 +372,18 @@ for (const driver of drivers()) {
     const dup = await webhook(shop, { payment_id: res.json.id, status: 'captured' });
     assert.equal(dup.status, 200);
     assert.equal(dup.json.status, 'refunded');
+  });
+
+  test(`payment on ${driver}: without a webhook_secret PIX is off`, async (t) => {
+    const shop = await shopWith(t, driver, { payment: { webhook_secret: undefined } });
+    const order = await placeOrder(shop);
+    const res = await pay(shop, order.id, { method: 'pix' });
+    assertProblem(res, 422, 'validation');
+    assert.deepEqual(res.json.errors.map((e) => e.pointer), ['/method']);
+    const hook = await webhook(shop, { payment_id: crypto.randomUUID(), status: 'captured' });
+    assertProblem(hook, 401, 'invalid-signature');
+    // cards still work
+    assert.equal((await pay(shop, order.id, { method: 'card', card_token: 'tok_approve' })).json.status, 'captured');
   });
 
   test(`payment on ${driver}: the http gateway`, async (t) => {
@@ -443,3 +455,24 @@ for (const driver of drivers()) {
     assert.ok(!shop.server.stdout().includes('sk_test_key_123'), 'the API key reached the log');
   });
 }
+
+test('a bad payment config stops startup, naming the key and never a secret', async () => {
+  const storage = { driver: 'sqlite', path: ':memory:' };
+  const cases = [
+    [{ gateway: 'paypal' }, /config\.gateway must be/],
+    [{ gateway: 'http' }, /config\.gateway_url is required/],
+    [{ gateway: 'http', gateway_url: 'http://127.0.0.1:9' }, /allow_insecure_gateway/],
+    [{ gateway_timeout_ms: 10 }, /config\.gateway_timeout_ms must be an integer from 50/],
+    [{ retry_budget_ms: 100, gateway_timeout_ms: 200 }, /config\.retry_budget_ms/],
+    [{ amount: 1 }, /config\.amount: unknown key/],
+    [{ webhook_secret: 'short secret' }, /config\.webhook_secret must be/],
+  ];
+  for (const [payment, message] of cases) {
+    const config = checkoutConfig({ storage, plugins: ['products', 'order', 'payment'], config: { payment } });
+    const file = writeTempFile('bad.json', config);
+    const r = await runBinary(['-t', '-c', file], { env: serverEnv({ BH_TEST_JWT_SECRET: 'x'.repeat(40) }) });
+    assert.notEqual(r.code, 0, JSON.stringify(payment));
+    assert.match(r.stderr + r.stdout, message);
+    assert.ok(!(r.stderr + r.stdout).includes('short secret'));
+  }
+});

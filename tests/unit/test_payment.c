@@ -493,6 +493,24 @@ static void test_gw_do_breaker(void)
     pay_breaker_destroy(&g.b);
 }
 
+/* ---- the create handler's next step, across re-runs ------------------------------------ */
+
+static void test_charge_step(void)
+{
+    /* a first run */
+    CU_ASSERT_EQUAL(pay_charge_step(1, 0, PAY_GW_CAPTURED), PAY_STEP_CHARGE);
+    CU_ASSERT_EQUAL(pay_charge_step(0, 0, PAY_GW_CAPTURED), PAY_STEP_REFUSE);
+    /* a re-run after BH_DB_RETRY never calls the gateway again */
+    for (int o = PAY_GW_CAPTURED; o <= PAY_GW_TRANSIENT; o++)
+        CU_ASSERT_EQUAL(pay_charge_step(1, 1, (pay_gw_outcome)o), PAY_STEP_RECORD);
+    /* ...and when the order moved on meanwhile, money that moved or may
+     * have moved is still recorded; only a decline may be refused */
+    CU_ASSERT_EQUAL(pay_charge_step(0, 1, PAY_GW_CAPTURED), PAY_STEP_RECORD);
+    CU_ASSERT_EQUAL(pay_charge_step(0, 1, PAY_GW_PENDING), PAY_STEP_RECORD);
+    CU_ASSERT_EQUAL(pay_charge_step(0, 1, PAY_GW_TRANSIENT), PAY_STEP_RECORD);
+    CU_ASSERT_EQUAL(pay_charge_step(0, 1, PAY_GW_DECLINED), PAY_STEP_REFUSE);
+}
+
 /* ---- the http gateway's answers, and the config ------------------------------------------ */
 
 static void test_http_parse(void)
@@ -597,6 +615,7 @@ int main(void)
     CU_add_test(s, "gateway: transient answers are retried", test_gw_do_retries_transient);
     CU_add_test(s, "gateway: the retry budget", test_gw_do_budget);
     CU_add_test(s, "gateway: the breaker", test_gw_do_breaker);
+    CU_add_test(s, "create: the next step across re-runs", test_charge_step);
     CU_add_test(s, "http gateway: answers", test_http_parse);
     CU_add_test(s, "config", test_config);
     CU_basic_set_mode(CU_BRM_VERBOSE);
