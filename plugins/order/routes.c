@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bilhetagem/trace.h>
+
 #include "openapi.h"
 #include "order_plugin.h"
 
@@ -29,6 +31,7 @@ int order_load_visible(bh_request *req, const char *id, int for_update, bh_order
         bh_resp_problem(req, 404, "not-found", "Not Found", "no order with this id");
         return 1;
     }
+    bh_trace_annotate(bh_req_unit(req), "order_id", out->id); /* searchable in X-Ray */
     return 0;
 }
 
@@ -207,6 +210,7 @@ static int create_order(bh_request *req, void *arg)
         return st < 0 ? -1 : 0;
 
     bh_uuid(o.id);
+    bh_trace_annotate(bh_req_unit(req), "order_id", o.id);
     snprintf(o.status, sizeof o.status, "%s", order_state_name(ORDER_PENDING_PAYMENT));
     snprintf(o.user_sub, sizeof o.user_sub, "%s", who->sub);
     if (who->email && strlen(who->email) <= EMAIL_MAX)

@@ -12,7 +12,8 @@ PAYMENT_DEPS_LIBS = $(LIBCURL_LIBS) $(OPENSSL_LIBS) $(JANSSON_LIBS) -lpthread
 plugin_PROGRAMS += plugins/payment.so
 plugins_payment_so_SOURCES = $(PAYMENT_CORE_SRC) plugins/payment/store.c \
 	plugins/payment/settle.c plugins/payment/routes.c plugins/payment/webhook.c \
-	plugins/payment/reconcile.c plugins/payment/openapi.c plugins/payment/payment.c
+	plugins/payment/reconcile.c plugins/payment/openapi.c plugins/payment/traced.c \
+	plugins/payment/payment.c
 plugins_payment_so_CPPFLAGS = -I$(top_srcdir)/include $(PAYMENT_DEPS_CFLAGS)
 plugins_payment_so_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_payment_so_LDFLAGS = $(PLUGIN_LINK)

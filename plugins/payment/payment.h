@@ -297,6 +297,12 @@ typedef struct pay_state {
     int curl_ready;
 } pay_state;
 
+/* traced.c: pay_gw_do in an X-Ray subsegment ("payment-gateway", remote),
+ * the span's trace header sent to the gateway.  rq->trace_header is set
+ * for the call and cleared after it. */
+void pay_gw_traced(const pay_state *st, bh_unit *u, pay_gw_op op, pay_gw_request *rq, int once,
+                   pay_gw_result *out);
+
 /* A payment as stored.  Strings point into the unit's rows or the
  * request's memory. */
 typedef struct pay_payment {

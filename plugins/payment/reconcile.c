@@ -39,9 +39,9 @@ static int64_t next_check(const pay_state *st, const pay_payment *p, int64_t now
 static int check_pending(pay_state *st, bh_unit *u, pay_payment *p, int64_t now)
 {
     pay_gw_request rq = {
-        p->id, p->order_id, p->method, NULL, p->amount_cents, p->currency, bh_unit_trace_header(u)};
+        p->id, p->order_id, p->method, NULL, p->amount_cents, p->currency, NULL};
     pay_gw_result r;
-    pay_gw_do(&st->res, PAY_OP_QUERY, &rq, 1, &r);
+    pay_gw_traced(st, u, PAY_OP_QUERY, &rq, 1, &r);
     int s = 0;
     switch (r.outcome) {
     case PAY_GW_UNAVAILABLE: return 1;
@@ -73,9 +73,9 @@ static int check_pending(pay_state *st, bh_unit *u, pay_payment *p, int64_t now)
 static int refund_orphan(pay_state *st, bh_unit *u, pay_payment *p, int64_t now)
 {
     pay_gw_request rq = {
-        p->id, p->order_id, p->method, NULL, p->amount_cents, p->currency, bh_unit_trace_header(u)};
+        p->id, p->order_id, p->method, NULL, p->amount_cents, p->currency, NULL};
     pay_gw_result r;
-    pay_gw_do(&st->res, PAY_OP_REFUND, &rq, 1, &r);
+    pay_gw_traced(st, u, PAY_OP_REFUND, &rq, 1, &r);
     if (r.outcome == PAY_GW_UNAVAILABLE)
         return 1;
     int s;

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <bilhetagem/trace.h>
+
 #include "payment.h"
 
 #define ID_MAX 64 /* bytes of an id in a URL */
@@ -39,6 +41,9 @@ static void not_found(bh_request *req, const char *what)
 
 static int respond_payment(bh_request *req, int status, const pay_payment *p)
 {
+    bh_unit *u = bh_req_unit(req); /* both ids searchable in X-Ray */
+    bh_trace_annotate(u, "payment_id", p->id);
+    bh_trace_annotate(u, "order_id", p->order_id);
     json_t *body = pay_payment_json(p);
     char loc[80];
     snprintf(loc, sizeof loc, "/payments/%s", p->id);
@@ -222,9 +227,8 @@ static int create_payment(bh_request *req, void *arg)
                         why ? why : "the order is not awaiting payment");
         return 0;
     case PAY_STEP_CHARGE: {
-        pay_gw_request rq = {
-            a->id, o.id, in.method, in.token, o.total_cents, o.currency, bh_unit_trace_header(u)};
-        pay_gw_do(&st->res, PAY_OP_CHARGE, &rq, 0, &a->result);
+        pay_gw_request rq = {a->id, o.id, in.method, in.token, o.total_cents, o.currency, NULL};
+        pay_gw_traced(st, u, PAY_OP_CHARGE, &rq, 0, &a->result);
         if (a->result.outcome == PAY_GW_UNAVAILABLE || a->result.attempts == 0) {
             gateway_unavailable(req, a->result.retry_after_ms);
             return 0; /* nothing was sent: nothing to record */
@@ -311,10 +315,9 @@ static int refund_payment(bh_request *req, void *arg)
             return 0;
         }
     }
-    pay_gw_request rq = {
-        p.id, p.order_id, p.method, NULL, p.amount_cents, p.currency, bh_unit_trace_header(u)};
+    pay_gw_request rq = {p.id, p.order_id, p.method, NULL, p.amount_cents, p.currency, NULL};
     pay_gw_result r;
-    pay_gw_do(&st->res, PAY_OP_REFUND, &rq, 0, &r);
+    pay_gw_traced(st, u, PAY_OP_REFUND, &rq, 0, &r);
     if (r.outcome == PAY_GW_UNAVAILABLE || r.outcome == PAY_GW_TRANSIENT) {
         /* refunds are idempotent at the gateway (<payment id>:refund): the
          * admin retries and nothing happens twice */
