@@ -1,7 +1,9 @@
 # Dockerfile - bilhetagemd as a container image (docs/quality.md, issue 7).
 #
 #   docker build -t bilhetagem .
-#   docker run -p 8080:8080 -e BILHETAGEM_JWT_SECRET=... -v bh-data:/var/lib/bilhetagem bilhetagem
+#   docker run -p 8080:8080 -e BILHETAGEM_JWT_SECRET=... -e BILHETAGEM_PAYMENT_WEBHOOK_SECRET=... \
+#       -v bh-data:/var/lib/bilhetagem bilhetagem            # the embedded default (SQLite)
+#   docker run ... bilhetagem -c /etc/bilhetagem/production.json   # PostgreSQL, Cognito, X-Ray
 #
 # Stage 1 builds on debian:12 with the -dev packages and installs into /out;
 # stage 2 is debian:12-slim with only the shared libraries bilhetagemd and
