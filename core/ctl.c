@@ -97,9 +97,9 @@ static int need_storage(const bh_app *app, char *err, size_t errlen)
 
 /* ---- migrate --------------------------------------------------------------- */
 
-static int cmd_migrate(bh_app *app, const ctl_args *a, char *err, size_t errlen)
+/* Apply pending migrations, as the daemon does before serving.  -1 with err. */
+static int migrate(bh_app *app, char *err, size_t errlen)
 {
-    (void)a;
     if (need_storage(app, err, errlen) != 0)
         return -1;
     /* The daemon creates data_dir before opening storage; so do we, so a
@@ -112,6 +112,14 @@ static int cmd_migrate(bh_app *app, const ctl_args *a, char *err, size_t errlen)
         snprintf(err, errlen, "%s%s", s == BH_DB_UNAVAILABLE ? "database unreachable: " : "", why);
         return -1;
     }
+    return 0;
+}
+
+static int cmd_migrate(bh_app *app, const ctl_args *a, char *err, size_t errlen)
+{
+    (void)a;
+    if (migrate(app, err, errlen) != 0)
+        return -1;
     int applied = 0;
     for (size_t i = 0; i < app->storage->migrations.len; i++) {
         const bh_storage_migration *m = bh_vec_at(&app->storage->migrations, i);
@@ -377,8 +385,6 @@ static long parse_ttl(const char *s)
     return v * unit;
 }
 
-/* ---- the command table ------------------------------------------------------- */
-
 /* ---- commands the configured plugins register (bilhetagem/tasks.h) ---------- */
 
 static const char *plugin_command_name; /* argv[1] when it names no built-in */
@@ -386,14 +392,8 @@ static const char *plugin_command_name; /* argv[1] when it names no built-in */
 static int cmd_plugin(bh_app *app, const ctl_args *a, char *err, size_t errlen)
 {
     (void)a;
-    if (need_storage(app, err, errlen) != 0 || bh_app_make_data_dir(app, err, errlen) != 0)
+    if (migrate(app, err, errlen) != 0)
         return -1;
-    char why[BH_ERR_MAX] = "";
-    bh_db_status s = bh_storage_migrate(app->storage, why, sizeof why);
-    if (s != BH_DB_OK) {
-        snprintf(err, errlen, "%s%s", s == BH_DB_UNAVAILABLE ? "database unreachable: " : "", why);
-        return -1;
-    }
     return bh_commands_run(app, plugin_command_name, stdout, err, errlen);
 }
 
@@ -402,6 +402,8 @@ static const ctl_command plugin_command = {{"", NULL},
                                            "a command a configured plugin registers",
                                            .plugins = 1,
                                            .run = cmd_plugin};
+
+/* ---- the command table ------------------------------------------------------- */
 
 static const ctl_command commands[] = {
     {{"migrate", NULL},

@@ -93,11 +93,27 @@ int bh_req_page(bh_request *req, bh_page *page)
     if (cursor) {
         page->after = decode_cursor(req, cursor);
         if (!page->after) {
-            json_t *errors = NULL;
-            bh_problem_field(&errors, "cursor", "is not a cursor this list returned");
-            bh_resp_problem_fields(req, 400, "Invalid query parameter", errors);
+            bh_resp_bad_cursor(req);
             return -1;
         }
     }
+    return 0;
+}
+
+void bh_resp_bad_cursor(bh_request *req)
+{
+    json_t *errors = NULL;
+    bh_problem_field(&errors, "cursor", "is not a cursor this list returned");
+    bh_resp_problem_fields(req, 400, "Invalid query parameter", errors);
+}
+
+int bh_resp_page(bh_request *req, json_t *items, const char *next_key)
+{
+    const char *cursor = next_key ? bh_page_cursor(req, next_key) : NULL;
+    if (!items || (next_key && !cursor)) {
+        json_decref(items);
+        return -1;
+    }
+    bh_resp_json(req, 200, json_pack("{s:o, s:s?}", "items", items, "next_cursor", cursor));
     return 0;
 }

@@ -164,6 +164,16 @@ int bh_req_page(bh_request *req, bh_page *page);
  * request memory; NULL when key is not acceptable. */
 const char *bh_page_cursor(bh_request *req, const char *key);
 
+/* Answer a page: 200 {"items": items, "next_cursor": the cursor for
+ * next_key, or null when next_key is NULL (the last page)}.  Steals
+ * `items` (an array).  Returns 0, or -1 when the answer cannot be built (a
+ * next_key bh_page_cursor refuses: a bug; the handler returns -1). */
+int bh_resp_page(bh_request *req, json_t *items, const char *next_key);
+
+/* Answer the 400 bh_req_page gives for a cursor that does not decode, for
+ * one that decodes to a key this list never makes. */
+void bh_resp_bad_cursor(bh_request *req);
+
 /* ---- the principal ------------------------------------------------------- */
 
 typedef struct bh_principal {

@@ -300,8 +300,7 @@ static int list_orders(bh_request *req, void *arg)
     int64_t after_ms = 0;
     char after_id[40];
     if (page.after && parse_cursor(page.after, &after_ms, after_id) != 0) {
-        bh_resp_problem(req, 400, "invalid-parameter", "Bad Request",
-                        "cursor is not one this list returned");
+        bh_resp_bad_cursor(req);
         return 0;
     }
     size_t want = (size_t)page.limit + 1, n = 0; /* one more: is there a next page? */
@@ -318,23 +317,11 @@ static int list_orders(bh_request *req, void *arg)
             return -1;
         }
     }
-    json_t *next = json_null();
-    if (n > shown) {
-        char key[80];
+    char key[80];
+    if (n > shown)
         snprintf(key, sizeof key, "%lld|%s", (long long)rows[shown - 1].created_at_ms,
                  rows[shown - 1].id);
-        const char *cursor = bh_page_cursor(req, key);
-        next = cursor ? json_string(cursor) : NULL;
-    }
-    json_t *body =
-        items && next ? json_pack("{s:o, s:o}", "items", items, "next_cursor", next) : NULL;
-    if (!body) {
-        json_decref(items);
-        json_decref(next);
-        return -1;
-    }
-    bh_resp_json(req, 200, body);
-    return 0;
+    return bh_resp_page(req, items, n > shown ? key : NULL);
 }
 
 /* ---- POST /orders/{id}/cancel ------------------------------------------------- */

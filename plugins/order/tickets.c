@@ -34,8 +34,7 @@ static int list_tickets(bh_request *req, void *arg)
         return 0;
     int64_t after = 0;
     if (page.after && parse_seq(page.after, &after) != 0) {
-        bh_resp_problem(req, 400, "invalid-parameter", "Bad Request",
-                        "cursor is not one this list returned");
+        bh_resp_bad_cursor(req);
         return 0;
     }
     bh_order_info o;
@@ -55,22 +54,10 @@ static int list_tickets(bh_request *req, void *arg)
             return -1;
         }
     }
-    json_t *next = json_null();
-    if (n > shown) {
-        char key[24];
+    char key[24];
+    if (n > shown)
         snprintf(key, sizeof key, "%lld", (long long)t[shown - 1].seq);
-        const char *cursor = bh_page_cursor(req, key);
-        next = cursor ? json_string(cursor) : NULL;
-    }
-    json_t *body =
-        items && next ? json_pack("{s:o, s:o}", "items", items, "next_cursor", next) : NULL;
-    if (!body) {
-        json_decref(items);
-        json_decref(next);
-        return -1;
-    }
-    bh_resp_json(req, 200, body);
-    return 0;
+    return bh_resp_page(req, items, n > shown ? key : NULL);
 }
 
 static int checkin(bh_request *req, void *arg)

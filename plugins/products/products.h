@@ -156,10 +156,6 @@ int products_is_admin(const bh_request *req);
 int products_db_fail(bh_request *req, int status);
 /* Answer a validation problem (422) from a parser's error array. */
 int products_invalid(bh_request *req, const char *title, json_t *errors);
-/* Answer 400 for a cursor that decodes but is not one this list made. */
-int products_bad_cursor(bh_request *req);
-/* Respond with {"items": items, "next_cursor": cursor|null}. */
-void products_page_response(bh_request *req, json_t *items, const char *next_key);
 
 /* The OpenAPI operation fragments (openapi.c): JSON text (malloc'd, the
  * caller frees it) or NULL when out of memory. */

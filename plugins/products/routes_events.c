@@ -57,7 +57,8 @@ static int list_events(bh_request *req, void *arg)
     int64_t after_ms = 0;
     char after_id[37];
     if (page.after && products_parse_event_cursor(page.after, &after_ms, after_id) != 0) {
-        return products_bad_cursor(req);
+        bh_resp_bad_cursor(req);
+        return 0;
     }
     json_t *items = json_array();
     if (!items)
@@ -81,8 +82,7 @@ static int list_events(bh_request *req, void *arg)
         }
         products_event_cursor_key(starts, json_string_value(json_object_get(last, "id")), key);
     }
-    products_page_response(req, items, more ? key : NULL);
-    return 0;
+    return bh_resp_page(req, items, more ? key : NULL);
 }
 
 static int get_event(bh_request *req, void *arg)

@@ -59,7 +59,8 @@ static int list_products(bh_request *req, void *arg)
     if (bh_req_page(req, &page) != 0)
         return 0; /* the core set the 400 */
     if (page.after && !products_is_sku(page.after)) {
-        return products_bad_cursor(req);
+        bh_resp_bad_cursor(req);
+        return 0;
     }
     json_t *items = json_array();
     if (!items)
@@ -74,8 +75,7 @@ static int list_products(bh_request *req, void *arg)
     const json_t *last = json_array_get(items, json_array_size(items) - 1);
     const char *key = more ? json_string_value(json_object_get(last, "sku")) : NULL;
     /* key points into `items`, which the response steals: copy it first */
-    products_page_response(req, items, key ? bh_req_strdup(req, key) : NULL);
-    return 0;
+    return bh_resp_page(req, items, key ? bh_req_strdup(req, key) : NULL);
 }
 
 static int get_product(bh_request *req, void *arg)

@@ -17,7 +17,9 @@ import crypto from 'node:crypto';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 
-import { BUILDDIR, request, runBinary, serverEnv, startServer, tempDir, writeTempFile } from './lib.mjs';
+import {
+  BUILDDIR, psql, request, runBinary, serverEnv, startServer, tempDir, withDatabase, writeTempFile,
+} from './lib.mjs';
 
 export const CTL = path.join(BUILDDIR, 'bilhetagemctl');
 
@@ -36,28 +38,11 @@ export function drivers() {
   return process.env.BH_TEST_PG_DSN ? ['sqlite', 'postgresql'] : ['sqlite'];
 }
 
-function psql(dsn, sql) {
-  return new Promise((resolve, reject) => {
-    execFile('psql', [dsn, '-v', 'ON_ERROR_STOP=1', '-qAtc', sql], (err, stdout, stderr) => {
-      if (err) reject(new Error(`psql: ${stderr || err.message}`));
-      else resolve(stdout);
-    });
-  });
-}
-
-function withDatabase(dsn, db) {
-  if (/^postgres(ql)?:\/\//.test(dsn)) {
-    const u = new URL(dsn);
-    u.pathname = `/${db}`;
-    return u.toString();
-  }
-  return /\bdbname=\S+/.test(dsn) ? dsn.replace(/\bdbname=\S+/, `dbname=${db}`) : `${dsn} dbname=${db}`;
-}
-
 let dbSerial = 0;
 
-/** A storage section on a fresh, empty database; the env it needs. */
-async function freshStorage(driver, dataDir) {
+/** A storage section on a fresh, empty database (a new SQLite file in
+ * dataDir, or a new database on BH_TEST_PG_DSN's server); the env it needs. */
+export async function freshStorage(driver, dataDir) {
   const common = { outbox_poll_ms: 50, outbox_backoff_ms: 50, outbox_lease_ms: 2000 };
   if (driver === 'sqlite') {
     return { storage: { driver: 'sqlite', path: path.join(dataDir, 'checkout.db'), ...common }, env: {} };
@@ -141,5 +126,17 @@ export async function startCheckout({ t, driver = 'sqlite', plugins = ['products
   };
   const ctl = (args, opts = {}) => runBinary([args[0], '-c', configPath, ...args.slice(1)],
                                              { env: serverEnv(env), bin: CTL, ...opts });
-  return { server, port: server.port, configPath, env, dataDir, tokens, call, ctl, stop: () => server.stop() };
+  // One SQL statement on the shop's database, from outside the server (the
+  // sqlite3 or psql command-line tool): for tests that look at or arrange
+  // state no route exposes.
+  const sql = (text) => (driver === 'sqlite'
+    ? new Promise((resolve, reject) => {
+      execFile('sqlite3', ['-bail', '-cmd', '.timeout 5000', path.join(dataDir, 'checkout.db'), text],
+               { timeout: 10_000 }, (err, stdout, stderr) => {
+                 if (err) reject(new Error(`sqlite3: ${stderr || err.message}`));
+                 else resolve(stdout.trim());
+               });
+    })
+    : psql(env.BH_TEST_CHECKOUT_DSN, text));
+  return { server, port: server.port, configPath, env, dataDir, tokens, call, ctl, sql, stop: () => server.stop() };
 }

@@ -11,9 +11,7 @@
 // with a new event id: UNIQUE (kind, payment_id)) still gives one invoice and
 // consumes no number.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { drivers, startCheckout, USERS } from './checkout.mjs';
@@ -29,20 +27,6 @@ const CONCURRENT_ORDERS = 10;
 
 const num = (series, n) => `${series}-${String(n).padStart(6, '0')}`;
 
-/** Runs one SQL statement on the test's database (sqlite3 or psql CLI):
- * only to look at the core's outbox and to deliver an event twice. */
-function sql(shop, driver, text) {
-  const [bin, args] = driver === 'sqlite'
-    ? ['sqlite3', ['-bail', '-cmd', '.timeout 5000', path.join(shop.dataDir, 'checkout.db'), text]]
-    : ['psql', [shop.env.BH_TEST_CHECKOUT_DSN, '-v', 'ON_ERROR_STOP=1', '-qAtc', text]];
-  return new Promise((resolve, reject) => {
-    execFile(bin, args, { timeout: 10_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${bin}: ${stderr || err.message}`));
-      else resolve(stdout.trim());
-    });
-  });
-}
-
 /** Writes a CloudEvents envelope into the core's outbox, as a publisher
  * would: the dispatcher delivers it like any other event.  Returns its id. */
 async function forgeEvent(shop, driver, type, subject, data) {
@@ -51,7 +35,7 @@ async function forgeEvent(shop, driver, type, subject, data) {
     specversion: '1.0', id, source: 'bilhetagem/payment', type, subject,
     time: new Date().toISOString(), datacontenttype: 'application/json', data,
   }).replace(/'/g, "''");
-  await sql(shop, driver, `INSERT INTO bh_outbox (event_id, type, subject, envelope, status, attempts,
+  await shop.sql(`INSERT INTO bh_outbox (event_id, type, subject, envelope, status, attempts,
                            next_attempt_at, lease_until, created_at) VALUES ('${id}', '${type}',
                            '${subject}', '${envelope}', 'pending', 0, 0, 0, 0)`);
   return id;
@@ -274,7 +258,7 @@ for (const driver of drivers()) {
       });
       // the subscriber fails: the outbox keeps the event for a retry (then the dead letter)
       const row = await waitFor(async () => {
-        const r = await sql(shop, driver, `SELECT attempts, status FROM bh_outbox WHERE event_id = '${id}'`);
+        const r = await shop.sql(`SELECT attempts, status FROM bh_outbox WHERE event_id = '${id}'`);
         return Number(r.split('|')[0]) >= 2 && r;
       }, { ...WAIT, what: 'two failed deliveries' });
       assert.match(row, /\|(pending|dead)$/);
@@ -286,9 +270,9 @@ for (const driver of drivers()) {
       assert.equal(await counter('invoices_issued'), paid.length);
       // stop the retries of this poisoned event (the test shares the database)
       await waitFor(async () => {
-        await sql(shop, driver, `UPDATE bh_outbox SET status = 'dead' WHERE event_id = '${id}'`);
+        await shop.sql(`UPDATE bh_outbox SET status = 'dead' WHERE event_id = '${id}'`);
         await new Promise((resolve) => setTimeout(resolve, 200)); // a claim in flight lands
-        return (await sql(shop, driver, `SELECT status FROM bh_outbox WHERE event_id = '${id}'`)) === 'dead';
+        return (await shop.sql(`SELECT status FROM bh_outbox WHERE event_id = '${id}'`)) === 'dead';
       }, { ...WAIT, what: 'the poisoned event set aside' });
     });
 
@@ -299,8 +283,7 @@ for (const driver of drivers()) {
                      currency: 'BRL', method: 'card', user: USERS.bob.sub };
       // different subjects, so nothing orders the two: the refund comes first
       const refund = await forgeEvent(shop, driver, 'payment.refunded', `${order.id}/refund`, data);
-      await waitFor(async () => Number(await sql(shop, driver,
-        `SELECT attempts FROM bh_outbox WHERE event_id = '${refund}'`)) >= 1, { ...WAIT, what: 'a refund attempt' });
+      await waitFor(async () => Number(await shop.sql(`SELECT attempts FROM bh_outbox WHERE event_id = '${refund}'`)) >= 1, { ...WAIT, what: 'a refund attempt' });
       assertProblem(await shop.call('GET', `/orders/${order.id}/invoice`, { as: 'bob' }), 404, 'not-found');
       await forgeEvent(shop, driver, 'payment.captured', order.id, data);
       const inv = await invoiceOf(order.id, 'bob', (doc) => doc.credit_notes.length === 1);
@@ -357,20 +340,19 @@ for (const driver of drivers()) {
       const pid = payment.id.replace(/'/g, "''");
       const where = `type = 'payment.captured' AND envelope LIKE '%${pid}%'`;
       const issued = await counter('invoices_issued');
-      const original = await sql(shop, driver, `SELECT event_id FROM bh_outbox WHERE ${where}`);
+      const original = await shop.sql(`SELECT event_id FROM bh_outbox WHERE ${where}`);
       assert.match(original, /^\S+$/, 'exactly one payment.captured for the payment');
 
       // 1. the same event again: the core's inbox recognises it
-      await sql(shop, driver, `UPDATE bh_outbox SET status = 'pending', attempts = 0,
+      await shop.sql(`UPDATE bh_outbox SET status = 'pending', attempts = 0,
                                next_attempt_at = 0, lease_until = 0 WHERE event_id = '${original}'`);
       // 2. a copy under a new event id: only UNIQUE (kind, payment_id) stands in the way
       const copy = crypto.randomUUID();
-      await sql(shop, driver, `INSERT INTO bh_outbox (event_id, type, subject, envelope, status,
+      await shop.sql(`INSERT INTO bh_outbox (event_id, type, subject, envelope, status,
                                attempts, next_attempt_at, lease_until, created_at)
                                SELECT '${copy}', type, subject, replace(envelope, event_id, '${copy}'),
                                'pending', 0, 0, 0, created_at FROM bh_outbox WHERE event_id = '${original}'`);
-      await waitFor(async () => (await sql(shop, driver,
-        `SELECT COUNT(*) FROM bh_outbox WHERE event_id IN ('${original}', '${copy}') AND status = 'done'`)) === '2',
+      await waitFor(async () => (await shop.sql(`SELECT COUNT(*) FROM bh_outbox WHERE event_id IN ('${original}', '${copy}') AND status = 'done'`)) === '2',
       { ...WAIT, what: 'both deliveries done' });
 
       const again = await shop.call('GET', `/orders/${order.id}/invoice`, { as: 'admin' });
@@ -400,8 +382,7 @@ for (const driver of drivers()) {
           for (let c = 0; c < COPIES; c++) await forgeEvent(shop, driver, 'payment.captured', `${order.id}/${c}`, data);
           orders.push({ order, payment: { id: data.payment_id, amount_cents: data.amount_cents } });
         }
-        await waitFor(async () => (await sql(shop, driver,
-          "SELECT COUNT(*) FROM bh_outbox WHERE type = 'payment.captured' AND status NOT IN ('done', 'dead')")) === '0',
+        await waitFor(async () => (await shop.sql("SELECT COUNT(*) FROM bh_outbox WHERE type = 'payment.captured' AND status NOT IN ('done', 'dead')")) === '0',
         { ...WAIT, what: 'every copy delivered' });
       } finally {
         await second.stop();

@@ -434,3 +434,27 @@ export function assertProblem(res, status, slug) {
   assert.equal(p.instance, res.headers['x-request-id']);
   return p;
 }
+
+// ---- PostgreSQL helpers -----------------------------------------------------------
+
+/** `dsn` (keyword=value or URI form) with another database name. */
+export function withDatabase(dsn, db) {
+  if (/^postgres(ql)?:\/\//.test(dsn)) {
+    const u = new URL(dsn);
+    u.pathname = `/${db}`;
+    return u.toString();
+  }
+  return /\bdbname=\S+/.test(dsn) ? dsn.replace(/\bdbname=\S+/, `dbname=${db}`) : `${dsn} dbname=${db}`;
+}
+
+const PG_BIN = process.env.BH_PG_BIN || '/usr/lib/postgresql/15/bin';
+const PSQL = fs.existsSync(path.join(PG_BIN, 'psql')) ? path.join(PG_BIN, 'psql') : 'psql';
+
+/** psql -c SQL against `dsn`: the unaligned, tuples-only output, trimmed.
+ * Rejects when psql fails (the message has psql's stderr). */
+export async function psql(dsn, sql, { timeoutMs = 20_000 } = {}) {
+  const r = await runBinary(['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', dsn, '-c', sql],
+                            { env: process.env, timeoutMs, bin: PSQL });
+  if (r.code !== 0) throw new Error(`psql ${sql}: ${r.stderr}`);
+  return r.stdout.trim();
+}

@@ -328,7 +328,7 @@ for (const driver of drivers()) {
       const everyone = await shop.call('GET', '/orders?limit=100', { as: 'admin' });
       const users = new Set(everyone.json.items.map((o) => o.user));
       assert.ok(users.has(USERS.alice.sub) && users.has(USERS.staff.sub), [...users].join());
-      assertProblem(await shop.call('GET', '/orders?cursor=bm90LW91cnM', { as: 'staff' }), 400, 'invalid-parameter');
+      assertProblem(await shop.call('GET', '/orders?cursor=bm90LW91cnM', { as: 'staff' }), 400, 'validation');
       assert.equal((await shop.call('GET', '/orders?limit=0', { as: 'staff' })).status, 400);
       assert.equal((await shop.call('GET', '/orders?limit=101', { as: 'staff' })).status, 400);
     });
@@ -530,7 +530,7 @@ for (const driver of drivers()) {
       assert.equal(page2.json.items.length, 1);
       assert.equal(page2.json.next_cursor, null);
       assertProblem(await shop.call('GET', `/orders/${id}/tickets?cursor=bm90LW91cnM`, { as: 'alice' }), 400,
-                    'invalid-parameter');
+                    'validation');
       const tickets = [...page1.json.items, ...page2.json.items];
       assert.equal(new Set(tickets.map((t) => t.code)).size, 3);
       for (const t of tickets) {

@@ -15,28 +15,13 @@
 // (plugins/products/probe.c, built by `make check` only): concurrent holds
 // never oversell, refusals are named, every change rolls back with its unit.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import { test } from 'node:test';
 
 import { drivers, startCheckout } from './checkout.mjs';
 import { assertProblem, request, startServer } from './lib.mjs';
 
 const FUTURE = '2030-01-02T21:00:00Z';
-
-/** Run `sql` on the shop's database (sqlite3 or psql), bounded in time. */
-function sql(shop, driver, text) {
-  const [bin, args] = driver === 'sqlite'
-    ? ['sqlite3', ['-cmd', '.timeout 5000', path.join(shop.dataDir, 'checkout.db'), text]]
-    : ['psql', [shop.env.BH_TEST_CHECKOUT_DSN, '-v', 'ON_ERROR_STOP=1', '-qAtc', text]];
-  return new Promise((resolve, reject) => {
-    execFile(bin, args, { timeout: 10_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${bin}: ${stderr || err.message}`));
-      else resolve(stdout.trim());
-    });
-  });
-}
 
 function eventBody(over = {}) {
   return {
@@ -131,8 +116,8 @@ for (const driver of drivers()) {
 
     await t.test('available = capacity - sold - held', async () => {
       const [pista, camarote] = ev.ticket_types;
-      await sql(shop, driver, `UPDATE catalog_ticket_types SET sold = 100, held = 25 WHERE id = '${pista.id}'`);
-      await sql(shop, driver, `UPDATE catalog_ticket_types SET sold = 50, held = 0 WHERE id = '${camarote.id}'`);
+      await shop.sql(`UPDATE catalog_ticket_types SET sold = 100, held = 25 WHERE id = '${pista.id}'`);
+      await shop.sql(`UPDATE catalog_ticket_types SET sold = 50, held = 0 WHERE id = '${camarote.id}'`);
       const res = await shop.call('GET', `/events/${ev.id}`);
       assert.deepEqual(res.json.ticket_types.map((tt) => tt.available), [375, 0]);
       const admin = await shop.call('GET', `/events/${ev.id}`, { as: 'admin' });
@@ -295,7 +280,7 @@ for (const driver of drivers()) {
     });
 
     await t.test('admin patches price and stock; stock never below sold + held', async () => {
-      await sql(shop, driver, `UPDATE catalog_products SET sold = 30, held = 10 WHERE id = '${p.id}'`);
+      await shop.sql(`UPDATE catalog_products SET sold = 30, held = 10 WHERE id = '${p.id}'`);
       let res = await shop.call('GET', `/products/${p.id}`);
       assert.equal(res.json.available, 60);
       res = await shop.call('PATCH', `/products/${p.id}`, { as: 'admin', body: { price_cents: 3000, stock: 39 } });

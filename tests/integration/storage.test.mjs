@@ -18,14 +18,12 @@ import os from 'node:os';
 import path from 'node:path';
 
 import {
-  BUILDDIR, HOST, PLUGIN_DIR, SRCDIR, assertProblem, freePort, request, runBinary, serverEnv,
-  sleep, startServer, tempDir, waitFor, writeTempFile,
+  assertProblem, BUILDDIR, freePort, HOST, PLUGIN_DIR, psql, request, runBinary, serverEnv, sleep, SRCDIR, startServer, tempDir, waitFor, withDatabase, writeTempFile,
 } from './lib.mjs';
 
 const CTL = path.join(BUILDDIR, 'bilhetagemctl');
 const PG_SH = path.join(SRCDIR, 'tests', 'pg.sh');
 const PG_BIN = process.env.BH_PG_BIN || '/usr/lib/postgresql/15/bin';
-const PSQL = fs.existsSync(path.join(PG_BIN, 'psql')) ? path.join(PG_BIN, 'psql') : 'psql';
 const PG_DSN = process.env.BH_TEST_PG_DSN || '';
 const DRIVERS = (process.env.BH_TEST_DRIVERS || (PG_DSN ? 'sqlite,postgresql' : 'sqlite'))
   .split(',').map((d) => d.trim()).filter(Boolean);
@@ -48,23 +46,6 @@ const run = (cmd, args, { env = process.env, timeoutMs = 20_000 } = {}) =>
 
 /** bilhetagemctl ARGS with a server's environment plus `env`. */
 const ctl = (args, env = {}) => run(CTL, args, { env: serverEnv(env) });
-
-/** psql -c SQL against `dsn`; the unaligned, tuples-only output. */
-async function psql(dsn, sql) {
-  const r = await run(PSQL, ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', dsn, '-c', sql]);
-  assert.equal(r.code, 0, `psql ${sql}: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
-/** `dsn` (keyword=value or URI form) with another database name. */
-function withDatabase(dsn, db) {
-  if (/^postgres(ql)?:\/\//.test(dsn)) {
-    const u = new URL(dsn);
-    u.pathname = `/${db}`;
-    return u.toString();
-  }
-  return /\bdbname=\S+/.test(dsn) ? dsn.replace(/\bdbname=\S+/, `dbname=${db}`) : `${dsn} dbname=${db}`;
-}
 
 // ---- the two drivers ------------------------------------------------------------
 

@@ -16,38 +16,21 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { startCheckout } from './checkout.mjs';
+import { drivers, freshStorage, startCheckout } from './checkout.mjs';
 import { startGateway } from './gateway.mjs';
 import { SRCDIR, request, startServer, tempDir, waitFor, writeTempFile, sleep } from './lib.mjs';
 import { SEGMENT_ID, TRACE_ID, assemble, flatten, startDaemon } from './xray-daemon.mjs';
 
-const PG_DSN = process.env.BH_TEST_PG_DSN || '';
-const DRIVERS = (process.env.BH_TEST_DRIVERS || (PG_DSN ? 'sqlite,postgresql' : 'sqlite'))
-  .split(',').map((d) => d.trim()).filter(Boolean);
+const DRIVERS = drivers();
 const ROOT = '1-5759e988-bd862e3fe1be46a994272793';
 const PARENT = '53995c3f42cd8ad8';
 const HEADER_BACK = /^Root=(1-[0-9a-f]{8}-[0-9a-f]{24});Sampled=([01])$/;
-
-let pgSerial = 0;
-async function storageFor(driver, dataDir) {
-  const common = { outbox_poll_ms: 50, outbox_backoff_ms: 50, outbox_lease_ms: 2000 };
-  if (driver === 'sqlite') return { storage: { driver: 'sqlite', path: path.join(dataDir, 'x.db'), ...common }, env: {} };
-  const { execFile } = await import('node:child_process');
-  const db = `bh_xray_${process.pid}_${++pgSerial}`;
-  await new Promise((resolve, reject) => execFile('psql', [PG_DSN, '-qAtc', `CREATE DATABASE ${db}`],
-    (err, _o, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve())));
-  const dsn = /^postgres(ql)?:\/\//.test(PG_DSN)
-    ? Object.assign(new URL(PG_DSN), { pathname: `/${db}` }).toString()
-    : (/\bdbname=\S+/.test(PG_DSN) ? PG_DSN.replace(/\bdbname=\S+/, `dbname=${db}`) : `${PG_DSN} dbname=${db}`);
-  return { storage: { driver: 'postgresql', dsn: '${BH_TEST_XRAY_DSN}', connect_timeout_ms: 2000, ...common },
-           env: { BH_TEST_XRAY_DSN: dsn } };
-}
 
 /** A server with xray-tracing (config `xray`) and the testkit, sending to
  * `daemonAddress`. */
 async function startTraced({ t, driver = 'sqlite', xray = {}, daemonAddress, env = {}, withStorage = true }) {
   const dataDir = tempDir('bh-xray-');
-  const { storage, env: storageEnv } = withStorage ? await storageFor(driver, dataDir) : { storage: undefined, env: {} };
+  const { storage, env: storageEnv } = withStorage ? await freshStorage(driver, dataDir) : { storage: undefined, env: {} };
   const config = {
     server: { listen: '127.0.0.1:0', workers: 2, max_header_bytes: 8192, max_body_bytes: 65536,
               timeout_ms: 5000, drain_timeout_ms: 5000, max_json_depth: 16 },

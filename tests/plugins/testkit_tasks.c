@@ -87,7 +87,7 @@ static int page_handler(bh_request *req, void *arg)
     if (ns)
         n = strtol(ns, NULL, 10);
     if (page.after && sscanf(page.after, "after:%ld", &after) != 1) {
-        bh_resp_problem(req, 400, "validation", NULL, "cursor is not one of this list's");
+        bh_resp_bad_cursor(req);
         return 0;
     }
     json_t *items = json_array();
@@ -96,14 +96,9 @@ static int page_handler(bh_request *req, void *arg)
         json_array_append_new(items, json_integer(i));
         last = i;
     }
-    json_t *next = json_null();
-    if (last < n) {
-        char key[64];
-        snprintf(key, sizeof key, "after:%ld", last);
-        next = json_string(bh_page_cursor(req, key));
-    }
-    bh_resp_json(req, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
-    return 0;
+    char key[64];
+    snprintf(key, sizeof key, "after:%ld", last);
+    return bh_resp_page(req, items, last < n ? key : NULL);
 }
 
 int tk_tasks_register(bh_plugin_ctx *ctx, const json_t *config)
