@@ -24,7 +24,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 build_packages=(build-essential autoconf automake pkg-config
     libevent-dev libjansson-dev libpcre2-dev libjwt-dev libcunit1-dev
     libsqlite3-dev libssl-dev libcurl4-openssl-dev libpq-dev)
-test_packages=(curl jq procps postgresql-15 postgresql-client-15 sqlite3)
+test_packages=(curl jq nginx-light procps postgresql-15 postgresql-client-15 sqlite3)
 # make lint, the clang build and make fuzz, make coverage
 quality_packages=(clang-format cppcheck shellcheck clang libclang-rt-14-dev lcov)
 
