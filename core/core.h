@@ -172,6 +172,11 @@ void bh_log_set_level(bh_log_level level);
 /* Without log.file, write to stderr instead of stdout (the CLI's stdout is
  * its output). */
 void bh_log_use_stderr(void);
+/* The unit whose work the calling thread is doing (a request, an event
+ * delivery, a task run), or NULL: bh_log lines written meanwhile carry its
+ * id as request_id and its trace id, so a plugin's own log lines join the
+ * request they belong to.  Returns the previous one, to restore. */
+const bh_unit *bh_log_scope(const bh_unit *unit);
 void bh_log_core(bh_log_level level, const char *fmt, ...) BH_PRINTF(2, 3);
 /* Write one JSON object as a line (steals obj). */
 void bh_log_json(json_t *obj);

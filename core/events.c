@@ -141,7 +141,9 @@ static void deliver_one(const bh_subscription *s, const bh_event *ev, bh_pending
     char who[160]; /* xray: "plugin/subscriber", as the outbox names it */
     snprintf(who, sizeof who, "%s/%s", s->plugin ? s->plugin->name : "core", s->name);
     bh_span *span = bh_trace_unit_begin(&unit, bh_event_type(ev), who);
+    const bh_unit *outer = bh_log_scope(&unit);
     int rc = s->fn(&unit, ev, s->arg);
+    bh_log_scope(outer);
     bh_trace_unit_end(&unit, span, rc != 0);
     if (rc != 0) {
         bh_log(s->plugin, BH_LOG_ERROR, "subscriber %s failed on event %s (%s)", s->name,

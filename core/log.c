@@ -188,11 +188,24 @@ void bh_log_core(bh_log_level level, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Per thread: set by the core around the code that runs in a unit. */
+static _Thread_local const bh_unit *scope;
+
+const bh_unit *bh_log_scope(const bh_unit *unit)
+{
+    const bh_unit *prev = scope;
+    scope = unit;
+    return prev;
+}
+
 void bh_log(const bh_plugin_ctx *ctx, bh_log_level level, const char *fmt, ...)
 {
+    char trace_id[36] = "";
+    if (scope && bh_trace_id(scope, trace_id) != 0)
+        trace_id[0] = '\0';
     va_list ap;
     va_start(ap, fmt);
-    log_va(ctx ? ctx->name : NULL, NULL, NULL, level, fmt, ap);
+    log_va(ctx ? ctx->name : NULL, scope ? scope->id : NULL, trace_id, level, fmt, ap);
     va_end(ap);
 }
 

@@ -78,7 +78,9 @@ static bh_db_status deliver_one(bh_app *app, bh_dbconn **conn, const bh_subscrip
                          " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                          p, 3, NULL, &fresh);
         bh_span *span = fresh ? bh_trace_unit_begin(&u, bh_event_type(ev), who) : NULL; /* xray */
+        const bh_unit *outer = bh_log_scope(&u); /* its log lines name the event */
         int refused = rc == BH_DB_OK && fresh != 0 && s->fn(&u, ev, s->arg) != 0;
+        bh_log_scope(outer);
         bh_trace_unit_end(&u, span, refused);
         int ok = rc == BH_DB_OK && !refused;
         int published = u.published;

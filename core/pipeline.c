@@ -362,6 +362,7 @@ void bh_pipeline_handle(struct evhttp_request *ev, void *arg)
     bh_worker *w = arg;
     bh_app *app = w->srv->app;
     bh_request *req = bh_request_new(app, w, ev);
+    const bh_unit *outer = bh_log_scope(&req->unit); /* plugin log lines name the request */
     atomic_fetch_add_explicit(&w->inflight, 1, memory_order_relaxed);
     bh_metrics_inflight_add(w->srv->metrics, 1);
     evhttp_request_set_on_complete_cb(ev, on_complete, w);
@@ -381,6 +382,7 @@ void bh_pipeline_handle(struct evhttp_request *ev, void *arg)
         req->unit.events = NULL;
     }
     bh_request_send(req);
+    bh_log_scope(outer);
     if (events)
         bh_events_deliver(app, events, req->id);
     bh_request_free(req);

@@ -159,7 +159,9 @@ static int run_in_unit(bh_app *app, bh_dbconn **conn, bh_plugin_ctx *plugin, con
     for (int attempt = 0;; attempt++) {
         bh_unit u;
         bh_unit_init(&u, id, plugin, app->storage, conn, 1);
+        const bh_unit *outer = bh_log_scope(&u); /* its log lines name the task run */
         int refused = fn(&u, arg) != 0;
+        bh_log_scope(outer);
         int published = u.published;
         bh_db_status s = bh_unit_end(&u, !refused);
         bh_events_discard(u.events);

@@ -245,6 +245,9 @@ describe('hello plugin and events', () => {
     assert.equal(p.instance, 'fail-probe-1');
     const line = await srv.waitForLine((l) => l.level === 'error' && l.request_id === 'fail-probe-1');
     assert.match(line.msg, /GET \/test\/fail/);
+    // The plugin's own bh_log line, written inside the handler, names the request too.
+    const own = await srv.waitForLine((l) => l.plugin === 'testkit' && /failing on purpose/.test(l.msg));
+    assert.equal(own.request_id, 'fail-probe-1');
     assert.equal((await get('/healthz')).status, 200);
   });
 });

@@ -62,7 +62,8 @@ static int item_handler(bh_request *req, void *arg)
 static int fail_handler(bh_request *req, void *arg)
 {
     (void)req;
-    (void)arg;
+    /* a plugin's own line: the core tags it with the request it belongs to */
+    bh_log(arg, BH_LOG_WARN, "testkit: failing on purpose");
     return -1;
 }
 
@@ -187,7 +188,7 @@ static int tk_register(bh_plugin_ctx *ctx, const json_t *config, testkit *tk)
         {.method = "GET", .path = "/test/items/{id}", .handler = item_handler},
         {.method = "GET", .path = "/test/items/mine", .handler = item_handler},
         {.method = "DELETE", .path = "/test/items/{id}", .handler = item_handler},
-        {.method = "GET", .path = "/test/fail", .handler = fail_handler},
+        {.method = "GET", .path = "/test/fail", .handler = fail_handler, .arg = ctx},
         {.method = "POST", .path = "/test/publish", .handler = publish_handler},
         {.method = "GET", .path = "/test/events", .handler = events_handler, .arg = tk},
         {.method = "GET", .path = "/test/limited", .handler = item_handler, .rate_class = "tight"},
