@@ -22,7 +22,7 @@ static void sanitize(char *s)
             *s = '?';
 }
 
-int bh_config_fail(const bh_config *cfg, const char *fmt, ...)
+int bh_config_fail(const bh_config_reader *cfg, const char *fmt, ...)
 {
     va_list ap;
     if (!cfg->err || cfg->errlen == 0)
@@ -34,7 +34,7 @@ int bh_config_fail(const bh_config *cfg, const char *fmt, ...)
     return -1;
 }
 
-int bh_config_begin(bh_config *cfg, const json_t *config, char *err, size_t errlen)
+int bh_config_begin(bh_config_reader *cfg, const json_t *config, char *err, size_t errlen)
 {
     cfg->obj = config;
     snprintf(cfg->path, sizeof cfg->path, "config");
@@ -46,12 +46,12 @@ int bh_config_begin(bh_config *cfg, const json_t *config, char *err, size_t errl
 }
 
 /* The value at `key`, NULL when absent (or when the object is). */
-static const json_t *get(const bh_config *cfg, const char *key)
+static const json_t *get(const bh_config_reader *cfg, const char *key)
 {
     return cfg->obj ? json_object_get(cfg->obj, key) : NULL;
 }
 
-int bh_config_object(const bh_config *cfg, const char *key, bh_config *sub)
+int bh_config_object(const bh_config_reader *cfg, const char *key, bh_config_reader *sub)
 {
     const json_t *v = get(cfg, key);
     char path[BH_CONFIG_PATH_MAX];
@@ -68,7 +68,7 @@ int bh_config_object(const bh_config *cfg, const char *key, bh_config *sub)
     return 0;
 }
 
-int bh_config_only_keys(const bh_config *cfg, const char *const *allowed, const char *note)
+int bh_config_only_keys(const bh_config_reader *cfg, const char *const *allowed, const char *note)
 {
     const char *key;
     const json_t *v;
@@ -85,8 +85,8 @@ int bh_config_only_keys(const bh_config *cfg, const char *const *allowed, const 
     return 0;
 }
 
-int bh_config_int(const bh_config *cfg, const char *key, int64_t def, int64_t min, int64_t max,
-                  int64_t *out)
+int bh_config_int(const bh_config_reader *cfg, const char *key, int64_t def, int64_t min,
+                  int64_t max, int64_t *out)
 {
     const json_t *v = get(cfg, key);
     if (!v) {
@@ -100,8 +100,8 @@ int bh_config_int(const bh_config *cfg, const char *key, int64_t def, int64_t mi
     return 0;
 }
 
-int bh_config_number(const bh_config *cfg, const char *key, double def, double min, double max,
-                     double *out)
+int bh_config_number(const bh_config_reader *cfg, const char *key, double def, double min,
+                     double max, double *out)
 {
     const json_t *v = get(cfg, key);
     if (!v) {
@@ -116,7 +116,7 @@ int bh_config_number(const bh_config *cfg, const char *key, double def, double m
     return 0;
 }
 
-int bh_config_bool(const bh_config *cfg, const char *key, int def, int *out)
+int bh_config_bool(const bh_config_reader *cfg, const char *key, int def, int *out)
 {
     const json_t *v = get(cfg, key);
     if (!v) {
@@ -129,18 +129,20 @@ int bh_config_bool(const bh_config *cfg, const char *key, int def, int *out)
     return 0;
 }
 
-static int required(const bh_config *cfg, const char *key)
+static int required(const bh_config_reader *cfg, const char *key)
 {
     return bh_config_fail(cfg, "%s.%s is required", cfg->path, key);
 }
 
-int bh_config_enum(const bh_config *cfg, const char *key, unsigned flags,
+int bh_config_enum(const bh_config_reader *cfg, const char *key, unsigned flags,
                    const char *const *choices, int def, int *out)
 {
     const json_t *v = get(cfg, key);
     if (!v) {
+        if (flags & BH_CONFIG_REQUIRED)
+            return required(cfg, key);
         *out = def;
-        return flags & BH_CONFIG_REQUIRED ? required(cfg, key) : 0;
+        return 0;
     }
     size_t n = 0;
     while (choices[n])
@@ -176,16 +178,19 @@ static int in_class(const char *s, size_t len, unsigned cls)
     return 1; /* BH_CONFIG_TEXT: jansson only holds valid UTF-8 */
 }
 
-int bh_config_string(const bh_config *cfg, const char *key, unsigned flags, size_t min, size_t max,
-                     const char *def, const char **out)
+int bh_config_string(const bh_config_reader *cfg, const char *key, unsigned flags, size_t min,
+                     size_t max, const char *def, const char **out)
 {
     static const char *const what[] = {"bytes", "printable ASCII characters",
                                        "printable characters without spaces"};
     const json_t *v = get(cfg, key);
     unsigned cls = flags & 3u;
-    *out = def;
-    if (!v)
-        return flags & BH_CONFIG_REQUIRED ? required(cfg, key) : 0;
+    if (!v) {
+        if (flags & BH_CONFIG_REQUIRED)
+            return required(cfg, key);
+        *out = def;
+        return 0;
+    }
     if (cls > BH_CONFIG_TOKEN || !json_is_string(v) || json_string_length(v) < min ||
         json_string_length(v) > max || !in_class(json_string_value(v), json_string_length(v), cls))
         return bh_config_fail(cfg, "%s.%s must be a string of %zu..%zu %s", cfg->path, key, min,
@@ -194,7 +199,7 @@ int bh_config_string(const bh_config *cfg, const char *key, unsigned flags, size
     return 0;
 }
 
-int bh_config_string_copy(const bh_config *cfg, const char *key, unsigned flags, size_t min,
+int bh_config_string_copy(const bh_config_reader *cfg, const char *key, unsigned flags, size_t min,
                           size_t max, const char *def, char **out)
 {
     const char *s;

@@ -4,7 +4,7 @@
  * value of the wrong type or out of range is an error, and the message names
  * the key so the operator can find it.  These readers do that once:
  *
- *     bh_config cfg;
+ *     bh_config_reader cfg;
  *     char err[256];
  *     static const char *const keys[] = {"greeting", "max_names", NULL};
  *     int64_t max = 10;
@@ -19,9 +19,10 @@
  *
  * A reader returns 0 when the key is absent (the output then holds the
  * default) or valid (the output holds its value), and -1 after writing the
- * reason into the err buffer given to bh_config_begin().  Messages name the
- * key by its path from the plugin's config object, in these forms, which the
- * core prints as "plugin NAME: MESSAGE":
+ * reason into the err buffer given to bh_config_begin(), leaving the output
+ * as it was (a copy: NULL).  Chain reads with || and the first error wins.
+ * Messages name the key by its path from the plugin's config object, in
+ * these forms, which the core prints as "plugin NAME: MESSAGE":
  *
  *     config.KEY: unknown key[ NOTE]
  *     config.KEY is required
@@ -41,9 +42,10 @@
  * bh_config_begin() (valid while it is: during init for the plugin's config)
  * except those of bh_config_string_copy(), which the caller frees.
  *
- * Threads: these functions keep no state but the bh_config; any thread may
- * call them.  They need nothing else of the core: a plugin's pure config
- * code that uses them can be unit-tested without a server.
+ * Threads: these functions keep no state but the reader; any thread may
+ * call them.  They need nothing else of the core (core/sdkconfig.c stands
+ * alone), so a plugin's pure config code that uses them can be unit-tested
+ * without a server.
  */
 #ifndef BILHETAGEM_CONFIG_H
 #define BILHETAGEM_CONFIG_H
@@ -64,48 +66,48 @@ extern "C" {
 /* One object being read: the plugin's config, or an object nested in it
  * (bh_config_object).  Fill it with bh_config_begin(); the members are
  * read-only for the plugin. */
-typedef struct bh_config {
+typedef struct bh_config_reader {
     const json_t *obj;             /* borrowed; NULL reads as {} */
     char path[BH_CONFIG_PATH_MAX]; /* how messages name it: "config" */
     char *err;                     /* the caller's error buffer */
     size_t errlen;
-} bh_config;
+} bh_config_reader;
 
 /* Start reading `config`, the object the core gave init ({} when the
  * deployer wrote none; NULL reads as {}).  Returns 0, or -1 with "config
  * must be an object" when it is another JSON value. */
-int bh_config_begin(bh_config *cfg, const json_t *config, char *err, size_t errlen);
+int bh_config_begin(bh_config_reader *cfg, const json_t *config, char *err, size_t errlen);
 
 /* Read the object at `key` into *sub, named "PATH.KEY" in messages and
  * reporting into the same buffer.  Absent: sub->obj is NULL, so every read
  * in it yields its default.  Returns 0, or -1 when the value is not an
  * object. */
-int bh_config_object(const bh_config *cfg, const char *key, bh_config *sub);
+int bh_config_object(const bh_config_reader *cfg, const char *key, bh_config_reader *sub);
 
 /* Every key of the object must be in `allowed` (NULL-terminated) or be
  * "$comment", which is always allowed, as in the core's own sections.
  * `note` (may be NULL) follows the message ("in hs256 mode", "(known: a,
  * b)").  Returns 0, or -1 naming the first other key. */
-int bh_config_only_keys(const bh_config *cfg, const char *const *allowed, const char *note);
+int bh_config_only_keys(const bh_config_reader *cfg, const char *const *allowed, const char *note);
 
 /* An integer in [min, max]; *out = def when absent.  A real (5.0) is not
  * an integer. */
-int bh_config_int(const bh_config *cfg, const char *key, int64_t def, int64_t min, int64_t max,
-                  int64_t *out);
+int bh_config_int(const bh_config_reader *cfg, const char *key, int64_t def, int64_t min,
+                  int64_t max, int64_t *out);
 
 /* A number (integer or real) in [min, max]; *out = def when absent.
  * Messages print the bounds with %g. */
-int bh_config_number(const bh_config *cfg, const char *key, double def, double min, double max,
-                     double *out);
+int bh_config_number(const bh_config_reader *cfg, const char *key, double def, double min,
+                     double max, double *out);
 
 /* true or false; *out = def (0 or 1) when absent. */
-int bh_config_bool(const bh_config *cfg, const char *key, int def, int *out);
+int bh_config_bool(const bh_config_reader *cfg, const char *key, int def, int *out);
 
 /* A string that must be one of `choices` (NULL-terminated, at least one):
  * *out is its index, or def when absent.  `flags`: 0, or BH_CONFIG_REQUIRED.
  * The message lists the choices: must be "a" or "b", must be one of "a",
  * "b" or "c". */
-int bh_config_enum(const bh_config *cfg, const char *key, unsigned flags,
+int bh_config_enum(const bh_config_reader *cfg, const char *key, unsigned flags,
                    const char *const *choices, int def, int *out);
 
 /* Flags of the string readers: one character class, and BH_CONFIG_REQUIRED.
@@ -124,19 +126,19 @@ enum {
  *   ASCII  "must be a string of MIN..MAX printable ASCII characters"
  *   TOKEN  "must be a string of MIN..MAX printable characters without
  *          spaces" */
-int bh_config_string(const bh_config *cfg, const char *key, unsigned flags, size_t min, size_t max,
-                     const char *def, const char **out);
+int bh_config_string(const bh_config_reader *cfg, const char *key, unsigned flags, size_t min,
+                     size_t max, const char *def, const char **out);
 
 /* The same, but *out is a malloc'd copy the caller frees (NULL when absent
  * and def is NULL).  -1 also on out of memory ("out of memory"). */
-int bh_config_string_copy(const bh_config *cfg, const char *key, unsigned flags, size_t min,
+int bh_config_string_copy(const bh_config_reader *cfg, const char *key, unsigned flags, size_t min,
                           size_t max, const char *def, char **out);
 
 /* A check of the plugin's own (two keys that exclude each other, a URL
  * scheme...): format the message into the err buffer, control characters
  * replaced by '?'.  Name the key the way the readers do ("config.KEY ...").
  * Returns -1, so that `return bh_config_fail(&cfg, ...);` ends a parser. */
-int bh_config_fail(const bh_config *cfg, const char *fmt, ...) BH_PRINTF(2, 3);
+int bh_config_fail(const bh_config_reader *cfg, const char *fmt, ...) BH_PRINTF(2, 3);
 
 #ifdef __cplusplus
 }

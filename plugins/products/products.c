@@ -12,11 +12,13 @@
 
 static int products_init(bh_plugin_ctx *ctx, const json_t *config, void **state)
 {
+    static const char *const no_keys[] = {NULL};
+    bh_config_reader cfg;
+    char err[256];
     *state = NULL;
-    if (config && json_object_size(config) != 0) {
-        const char *key = json_object_iter_key(json_object_iter((json_t *)config));
-        bh_plugin_error(ctx, "config.%s: unknown key (the products plugin takes no settings)",
-                        key ? key : "?");
+    if (bh_config_begin(&cfg, config, err, sizeof err) != 0 ||
+        bh_config_only_keys(&cfg, no_keys, "(the products plugin takes no settings)") != 0) {
+        bh_plugin_error(ctx, "%s", err);
         return -1;
     }
     if (!bh_db_driver_name()) {

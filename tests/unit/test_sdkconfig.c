@@ -9,7 +9,7 @@
 #include <bilhetagem/config.h>
 
 static json_t *doc;
-static bh_config cfg;
+static bh_config_reader cfg;
 static char err[256];
 
 /* Begin reading `text` (a JSON object). */
@@ -114,8 +114,10 @@ static void test_enum(void)
     CU_ASSERT_EQUAL(i, 1);
     CU_ASSERT_EQUAL(bh_config_enum(&cfg, "absent", 0, two, 0, &i), 0);
     CU_ASSERT_EQUAL(i, 0);
+    i = 7;
     CU_ASSERT_EQUAL(bh_config_enum(&cfg, "absent", BH_CONFIG_REQUIRED, two, 0, &i), -1);
     CU_ASSERT_STRING_EQUAL(err, "config.absent is required");
+    CU_ASSERT_EQUAL(i, 7);
     CU_ASSERT_EQUAL(bh_config_enum(&cfg, "bad", 0, two, 0, &i), -1);
     CU_ASSERT_STRING_EQUAL(err, "config.bad must be \"cognito\" or \"hs256\"");
     CU_ASSERT_EQUAL(bh_config_enum(&cfg, "num", 0, three, 0, &i), -1);
@@ -166,9 +168,13 @@ static void test_string_bounds(void)
     CU_ASSERT_STRING_EQUAL(s, "dflt");
     CU_ASSERT_EQUAL(bh_config_string(&cfg, "absent", BH_CONFIG_TEXT, 1, 4, NULL, &s), 0);
     CU_ASSERT_PTR_NULL(s);
+    s = "untouched";
     CU_ASSERT_EQUAL(
         bh_config_string(&cfg, "absent", BH_CONFIG_TOKEN | BH_CONFIG_REQUIRED, 1, 4, NULL, &s), -1);
     CU_ASSERT_STRING_EQUAL(err, "config.absent is required");
+    CU_ASSERT_STRING_EQUAL(s, "untouched");
+    CU_ASSERT_EQUAL(bh_config_string(&cfg, "four", BH_CONFIG_TOKEN, 1, 3, "d", &s), -1);
+    CU_ASSERT_STRING_EQUAL(s, "untouched");
 }
 
 static void test_string_copy(void)
@@ -192,7 +198,7 @@ static void test_string_copy(void)
 static void test_nested(void)
 {
     static const char *const emf_keys[] = {"enabled", NULL};
-    bh_config emf, missing;
+    bh_config_reader emf, missing;
     int b = 0;
     load("{\"emf\": {\"enabled\": \"yes\", \"extra\": 1}, \"list\": []}");
     CU_ASSERT_EQUAL(bh_config_object(&cfg, "emf", &emf), 0);
