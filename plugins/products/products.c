@@ -3,10 +3,11 @@
  * plugin buys through (bilhetagem/services/catalog.h).
  *
  * This file is the glue the core calls: init checks the (empty) config,
- * declares the tables (schema.c), registers the routes (routes_events.c,
- * routes_products.c), the `seed` command (seed.c) and provides the catalog
- * service (catalog.c).  The plugin keeps no state of its own: everything
- * lives in the database, in the caller's unit of work.
+ * declares the tables (schema.c), registers the routes of both resources
+ * (routes_events.c, routes_products.c, routes_common.c), the `seed`
+ * command (seed.c) and provides the catalog service (catalog.c).  The
+ * plugin keeps no state of its own: everything lives in the database, in
+ * the caller's unit of work.
  */
 #include "products.h"
 
@@ -25,8 +26,8 @@ static int products_init(bh_plugin_ctx *ctx, const json_t *config, void **state)
         bh_plugin_error(ctx, "needs storage: configure a \"storage\" section");
         return -1;
     }
-    if (products_migrations(ctx) != 0 || products_event_routes(ctx) != 0 ||
-        products_product_routes(ctx) != 0 || products_seed_command(ctx) != 0)
+    if (products_migrations(ctx) != 0 || products_resource_routes(ctx, &products_events) != 0 ||
+        products_resource_routes(ctx, &products_products) != 0 || products_seed_command(ctx) != 0)
         return -1; /* the core or the helper set the error */
     if (bh_service_provide(ctx, BH_CATALOG_SERVICE, BH_CATALOG_SERVICE_VERSION,
                            &products_catalog_service) != 0) {
