@@ -38,8 +38,7 @@ static int64_t next_check(const pay_state *st, const pay_payment *p, int64_t now
 /* 0 go on, 1 stop the run (breaker open), negative: the unit failed. */
 static int check_pending(pay_state *st, bh_unit *u, pay_payment *p, int64_t now)
 {
-    pay_gw_request rq = {
-        p->id, p->order_id, p->method, NULL, p->amount_cents, p->currency, NULL};
+    pay_gw_request rq = {p->id, p->order_id, p->method, NULL, p->amount_cents, p->currency, NULL};
     pay_gw_result r;
     pay_gw_traced(st, u, PAY_OP_QUERY, &rq, 1, &r);
     int s = 0;
@@ -72,8 +71,7 @@ static int check_pending(pay_state *st, bh_unit *u, pay_payment *p, int64_t now)
 
 static int refund_orphan(pay_state *st, bh_unit *u, pay_payment *p, int64_t now)
 {
-    pay_gw_request rq = {
-        p->id, p->order_id, p->method, NULL, p->amount_cents, p->currency, NULL};
+    pay_gw_request rq = {p->id, p->order_id, p->method, NULL, p->amount_cents, p->currency, NULL};
     pay_gw_result r;
     pay_gw_traced(st, u, PAY_OP_REFUND, &rq, 1, &r);
     if (r.outcome == PAY_GW_UNAVAILABLE)

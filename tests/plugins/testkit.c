@@ -227,8 +227,7 @@ static int tk_register(bh_plugin_ctx *ctx, const json_t *config, testkit *tk)
     }
     if (json_is_true(want_auth) && bh_authorizer_set(ctx, test_authorizer, tk) != 0)
         return -1;
-    if (tk_db_register(ctx, config, &tk->db) != 0 ||
-        tk_tasks_register(ctx, config) != 0 ||
+    if (tk_db_register(ctx, config, &tk->db) != 0 || tk_tasks_register(ctx, config) != 0 ||
         tk_transport_register(ctx, config, &tk->transport) != 0)
         return -1;
     return bh_event_subscribe(ctx, "test.ping", "counter", on_ping, tk);
