@@ -9,6 +9,7 @@
  *   db.h        parameterized SQL in the unit's transaction, migrations
  *   log.h       structured logging
  *   util.h      random ids, RFC 3339 time, domain counters
+ *   config.h    reading the plugin's "config" object strictly
  *   tasks.h     periodic background tasks and bilhetagemctl commands
  *   trace.h     tracing spans, the X-Ray trace header, the tracer
  */
@@ -21,6 +22,7 @@
 #include <bilhetagem/db.h>
 #include <bilhetagem/log.h>
 #include <bilhetagem/util.h>
+#include <bilhetagem/config.h>
 #include <bilhetagem/tasks.h>
 #include <bilhetagem/trace.h>
 

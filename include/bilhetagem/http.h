@@ -220,6 +220,13 @@ void bh_resp_problem_fields(bh_request *req, int status, const char *title, json
  * NULL).  A helper for handlers that collect every invalid field. */
 void bh_problem_field(json_t **errors, const char *pointer, const char *detail_fmt, ...)
     BH_PRINTF(3, 4);
+/* The JSON pointer (RFC 6901) of member `key` of the value at `parent` (""
+ * for the body itself, "/items/0"): parent + "/" + key with "~" written
+ * "~0" and "/" written "~1", NUL-terminated in out (len bytes).  A key too
+ * long for out is cut at a UTF-8 character boundary, so a client's huge key
+ * never comes back whole.  Returns out.  Pure (core/sdkjson.c needs nothing
+ * else of the core): any thread, in or out of a request. */
+char *bh_json_pointer(char *out, size_t len, const char *parent, const char *key);
 
 /* The status set so far, 0 when none. */
 int bh_resp_status(const bh_request *req);

@@ -9,15 +9,18 @@
  *    "issuer": "bilhetagem-local", "client_ids": ["bilhetagem-local"]}
  *
  * An unknown key, a wrong type or an out-of-range value is an error naming
- * the directive ("config.client_ids[1]: ..."), as the core does for its own
- * sections.  No message ever quotes the secret.
+ * the directive ("config.client_ids[1] must be ..."), as the core does for
+ * its own sections: the SDK's readers (bilhetagem/config.h) check single
+ * keys, this file the modes and how keys depend on each other.  No message
+ * ever quotes the secret.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
+
+#include <bilhetagem/config.h>
 
 #include "auth.h"
 
@@ -30,37 +33,15 @@
 #define TIMEOUT_DEFAULT_MS 5000
 
 static const char *const cognito_keys[] = {
-    "$comment",   "mode",      "region",   "user_pool_id",    "issuer", "allow_insecure_issuer",
-    "client_ids", "token_use", "leeway_s", "jwks_timeout_ms", NULL,
+    "mode",       "region",    "user_pool_id", "issuer",          "allow_insecure_issuer",
+    "client_ids", "token_use", "leeway_s",     "jwks_timeout_ms", NULL,
 };
 static const char *const hs256_keys[] = {
-    "$comment", "mode", "secret", "issuer", "client_ids", "leeway_s", NULL,
+    "mode", "secret", "issuer", "client_ids", "leeway_s", NULL,
 };
-
-BH_PRINTF(3, 4)
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static int only_keys(const json_t *config, const char *const *allowed, const char *mode, char *err,
-                     size_t errlen)
-{
-    const char *key;
-    const json_t *v;
-    json_object_foreach((json_t *)config, key, v) {
-        size_t i = 0;
-        while (allowed[i] && strcmp(allowed[i], key))
-            i++;
-        if (!allowed[i])
-            return fail(err, errlen, "config.%s: unknown key in %s mode", key, mode);
-    }
-    return 0;
-}
+/* In the order of auth_mode and auth_use. */
+static const char *const modes[] = {"cognito", "hs256", NULL};
+static const char *const token_uses[] = {"access", "id", NULL};
 
 #define LOWER "abcdefghijklmnopqrstuvwxyz"
 #define UPPER "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -71,8 +52,8 @@ static int only_chars(const char *s, const char *allowed)
     return s[strspn(s, allowed)] == '\0';
 }
 
-/* Printable ASCII only: these strings end up compared to claims and in
- * URLs and log lines. */
+/* Printable ASCII only: client ids are compared to claims and end up in
+ * log lines. */
 static int printable(const char *s)
 {
     for (; *s; s++)
@@ -81,171 +62,135 @@ static int printable(const char *s)
     return 1;
 }
 
-/* An optional integer in [lo, hi]; *out keeps its default when absent. */
-static int get_long(const json_t *config, const char *key, long lo, long hi, long *out, char *err,
-                    size_t errlen)
+/* An optional integer in [lo, hi] into a long; *out keeps its default. */
+static int get_long(const bh_config_reader *cfg, const char *key, long lo, long hi, long *out)
 {
-    const json_t *v = json_object_get(config, key);
-    if (!v)
-        return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-        return fail(err, errlen, "config.%s must be an integer from %ld to %ld", key, lo, hi);
-    *out = (long)json_integer_value(v);
+    int64_t v;
+    if (bh_config_int(cfg, key, *out, lo, hi, &v) != 0)
+        return -1;
+    *out = (long)v;
     return 0;
 }
 
-/* A required (or optional, *out NULL) string of 1..max printable bytes. */
-static int get_string(const json_t *config, const char *key, int required, size_t max,
-                      const char **out, char *err, size_t errlen)
+static int parse_clients(const bh_config_reader *cfg, auth_policy *p)
 {
-    const json_t *v = json_object_get(config, key);
-    *out = NULL;
-    if (!v)
-        return required ? fail(err, errlen, "config.%s is required", key) : 0;
-    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max ||
-        !printable(json_string_value(v)))
-        return fail(err, errlen, "config.%s must be a string of 1..%zu printable characters", key,
-                    max);
-    *out = json_string_value(v);
-    return 0;
-}
-
-static int parse_clients(const json_t *config, auth_policy *p, char *err, size_t errlen)
-{
-    const json_t *a = json_object_get(config, "client_ids");
+    const json_t *a = json_object_get(cfg->obj, "client_ids");
     if (!a)
-        return fail(err, errlen, "config.client_ids is required (the app client ids allowed)");
+        return bh_config_fail(cfg, "config.client_ids is required (the app client ids allowed)");
     if (!json_is_array(a) || json_array_size(a) == 0 || json_array_size(a) > AUTH_MAX_CLIENTS)
-        return fail(err, errlen, "config.client_ids must be an array of 1..%d strings",
-                    AUTH_MAX_CLIENTS);
+        return bh_config_fail(cfg, "config.client_ids must be an array of 1..%d strings",
+                              AUTH_MAX_CLIENTS);
     size_t i;
     const json_t *v;
     json_array_foreach(a, i, v) {
         if (!json_is_string(v) || json_string_length(v) == 0 ||
             json_string_length(v) > CLIENT_ID_MAX || !printable(json_string_value(v)))
-            return fail(err, errlen,
-                        "config.client_ids[%zu] must be a string of 1..%d printable characters", i,
-                        CLIENT_ID_MAX);
+            return bh_config_fail(
+                cfg, "config.client_ids[%zu] must be a string of 1..%d printable characters", i,
+                CLIENT_ID_MAX);
         if (!(p->client_ids[i] = strdup(json_string_value(v))))
-            return fail(err, errlen, "out of memory");
+            return bh_config_fail(cfg, "out of memory");
     }
     return 0;
 }
 
-static int parse_cognito_issuer(const json_t *config, auth_config *c, char *err, size_t errlen)
+static int parse_cognito_issuer(const bh_config_reader *cfg, auth_config *c)
 {
     const char *issuer, *region, *pool;
-    if (get_string(config, "issuer", 0, ISSUER_MAX, &issuer, err, errlen) != 0 ||
-        get_string(config, "region", 0, 32, &region, err, errlen) != 0 ||
-        get_string(config, "user_pool_id", 0, 64, &pool, err, errlen) != 0)
+    if (bh_config_string(cfg, "issuer", BH_CONFIG_TOKEN, 1, ISSUER_MAX, NULL, &issuer) != 0 ||
+        bh_config_string(cfg, "region", BH_CONFIG_TOKEN, 1, 32, NULL, &region) != 0 ||
+        bh_config_string(cfg, "user_pool_id", BH_CONFIG_TOKEN, 1, 64, NULL, &pool) != 0 ||
+        bh_config_bool(cfg, "allow_insecure_issuer", 0, &c->allow_insecure) != 0)
         return -1;
-    const json_t *insecure = json_object_get(config, "allow_insecure_issuer");
-    if (insecure && !json_is_boolean(insecure))
-        return fail(err, errlen, "config.allow_insecure_issuer must be a boolean");
-    c->allow_insecure = json_is_true(insecure);
     char buf[ISSUER_MAX + 1];
     if (issuer) {
         if (region || pool)
-            return fail(err, errlen,
-                        "config.issuer replaces region and user_pool_id: "
-                        "give one or the other");
+            return bh_config_fail(cfg, "config.issuer replaces region and user_pool_id: "
+                                       "give one or the other");
         snprintf(buf, sizeof buf, "%s", issuer);
     } else {
         if (!region || !pool)
-            return fail(err, errlen, "config needs region and user_pool_id (or issuer)");
+            return bh_config_fail(cfg, "config needs region and user_pool_id (or issuer)");
         if (!only_chars(region, LOWER DIGITS "-"))
-            return fail(err, errlen, "config.region must be an AWS region such as eu-west-1");
+            return bh_config_fail(cfg, "config.region must be an AWS region such as eu-west-1");
         if (!only_chars(pool, LOWER UPPER DIGITS "-_") || !strchr(pool, '_'))
-            return fail(err, errlen, "config.user_pool_id must look like eu-west-1_AbCdEf123");
+            return bh_config_fail(cfg, "config.user_pool_id must look like eu-west-1_AbCdEf123");
         snprintf(buf, sizeof buf, "https://cognito-idp.%s.amazonaws.com/%s", region, pool);
     }
     size_t n = strlen(buf);
     if (!strncmp(buf, "http://", 7) && !c->allow_insecure)
-        return fail(err, errlen,
-                    "config.issuer is http://: set allow_insecure_issuer to true "
-                    "(emulators only), or use https://");
+        return bh_config_fail(cfg, "config.issuer is http://: set allow_insecure_issuer to true "
+                                   "(emulators only), or use https://");
     if (strncmp(buf, "https://", 8) && strncmp(buf, "http://", 7))
-        return fail(err, errlen, "config.issuer must be an https:// URL");
+        return bh_config_fail(cfg, "config.issuer must be an https:// URL");
     if (buf[n - 1] == '/')
-        return fail(err, errlen,
-                    "config.issuer must not end with \"/\" (it is compared "
-                    "with the tokens' iss exactly)");
+        return bh_config_fail(cfg, "config.issuer must not end with \"/\" (it is compared "
+                                   "with the tokens' iss exactly)");
     if (!(c->policy.issuer = strdup(buf)) ||
         !(c->jwks_url = malloc(n + sizeof "/.well-known/jwks.json")))
-        return fail(err, errlen, "out of memory");
+        return bh_config_fail(cfg, "out of memory");
     snprintf(c->jwks_url, n + sizeof "/.well-known/jwks.json", "%s/.well-known/jwks.json", buf);
     return 0;
 }
 
-static int parse_cognito(const json_t *config, auth_config *c, char *err, size_t errlen)
+static int parse_cognito(const bh_config_reader *cfg, auth_config *c)
 {
-    if (only_keys(config, cognito_keys, "cognito", err, errlen) != 0 ||
-        parse_cognito_issuer(config, c, err, errlen) != 0)
-        return -1;
-    const char *use;
-    if (get_string(config, "token_use", 0, 16, &use, err, errlen) != 0)
-        return -1;
-    if (use && strcmp(use, "access") && strcmp(use, "id"))
-        return fail(err, errlen, "config.token_use must be \"access\" or \"id\"");
-    c->policy.token_use = use && !strcmp(use, "id") ? AUTH_USE_ID : AUTH_USE_ACCESS;
+    int use;
     c->jwks_timeout_ms = TIMEOUT_DEFAULT_MS;
-    return get_long(config, "jwks_timeout_ms", TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, &c->jwks_timeout_ms,
-                    err, errlen);
+    if (bh_config_only_keys(cfg, cognito_keys, "in cognito mode") != 0 ||
+        parse_cognito_issuer(cfg, c) != 0 ||
+        bh_config_enum(cfg, "token_use", 0, token_uses, AUTH_USE_ACCESS, &use) != 0)
+        return -1;
+    c->policy.token_use = (auth_use)use;
+    return get_long(cfg, "jwks_timeout_ms", TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, &c->jwks_timeout_ms);
 }
 
-static int parse_hs256(const json_t *config, auth_config *c, char *err, size_t errlen)
+static int parse_hs256(const bh_config_reader *cfg, auth_config *c)
 {
-    if (only_keys(config, hs256_keys, "hs256", err, errlen) != 0)
+    if (bh_config_only_keys(cfg, hs256_keys, "in hs256 mode") != 0)
         return -1;
-    const json_t *s = json_object_get(config, "secret");
+    const json_t *s = json_object_get(cfg->obj, "secret");
     if (!s)
-        return fail(err, errlen,
-                    "config.secret is required in hs256 mode "
-                    "(e.g. \"${BILHETAGEM_JWT_SECRET}\")");
+        return bh_config_fail(cfg, "config.secret is required in hs256 mode "
+                                   "(e.g. \"${BILHETAGEM_JWT_SECRET}\")");
     if (!json_is_string(s))
-        return fail(err, errlen, "config.secret must be a string");
+        return bh_config_fail(cfg, "config.secret must be a string");
     size_t len = json_string_length(s);
     if (len < AUTH_SECRET_MIN || len > SECRET_MAX)
-        return fail(err, errlen,
-                    "config.secret is %zu bytes: it must be %d..%d bytes "
-                    "(e.g. openssl rand -hex 32)",
-                    len, AUTH_SECRET_MIN, SECRET_MAX);
+        return bh_config_fail(cfg,
+                              "config.secret is %zu bytes: it must be %d..%d bytes "
+                              "(e.g. openssl rand -hex 32)",
+                              len, AUTH_SECRET_MIN, SECRET_MAX);
     if (!(c->policy.secret = malloc(len)))
-        return fail(err, errlen, "out of memory");
+        return bh_config_fail(cfg, "out of memory");
     memcpy(c->policy.secret, json_string_value(s), len);
     c->policy.secret_len = len;
     const char *issuer;
-    if (get_string(config, "issuer", 1, ISSUER_MAX, &issuer, err, errlen) != 0)
+    if (bh_config_string(cfg, "issuer", BH_CONFIG_TOKEN | BH_CONFIG_REQUIRED, 1, ISSUER_MAX, NULL,
+                         &issuer) != 0)
         return -1;
     if (!(c->policy.issuer = strdup(issuer)))
-        return fail(err, errlen, "out of memory");
+        return bh_config_fail(cfg, "out of memory");
     c->policy.token_use = AUTH_USE_ACCESS;
     return 0;
 }
 
 int auth_config_parse(const json_t *config, auth_config *out, char *err, size_t errlen)
 {
+    bh_config_reader cfg;
+    int mode;
     memset(out, 0, sizeof *out);
     out->policy.leeway_s = AUTH_LEEWAY_DEFAULT;
-    if (!json_is_object(config))
-        return fail(err, errlen, "config must be an object");
-    const char *mode;
-    if (get_string(config, "mode", 1, 16, &mode, err, errlen) != 0)
+    if (bh_config_begin(&cfg, config, err, errlen) != 0 ||
+        bh_config_enum(&cfg, "mode", BH_CONFIG_REQUIRED, modes, AUTH_MODE_COGNITO, &mode) != 0)
         return -1;
-    int rc;
-    if (!strcmp(mode, "cognito")) {
-        out->policy.mode = AUTH_MODE_COGNITO;
-        rc = parse_cognito(config, out, err, errlen);
-    } else if (!strcmp(mode, "hs256")) {
-        out->policy.mode = AUTH_MODE_HS256;
-        rc = parse_hs256(config, out, err, errlen);
-    } else {
-        rc = fail(err, errlen, "config.mode must be \"cognito\" or \"hs256\"");
-    }
+    out->policy.mode = (auth_mode)mode;
+    int rc =
+        out->policy.mode == AUTH_MODE_COGNITO ? parse_cognito(&cfg, out) : parse_hs256(&cfg, out);
     if (rc == 0)
-        rc = parse_clients(config, &out->policy, err, errlen);
+        rc = parse_clients(&cfg, &out->policy);
     if (rc == 0)
-        rc = get_long(config, "leeway_s", 0, LEEWAY_MAX, &out->policy.leeway_s, err, errlen);
+        rc = get_long(&cfg, "leeway_s", 0, LEEWAY_MAX, &out->policy.leeway_s);
     if (rc != 0)
         auth_config_free(out);
     return rc;

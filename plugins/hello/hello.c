@@ -3,7 +3,8 @@
  *   GET /hello/{name}   answers {"message": "<greeting>, <name>!"} and
  *                       publishes a "hello.greeted" event
  *   GET /hello          answers how many greetings the subscriber has seen
- * Config: {"greeting": "Olá"} (optional string, 1..64 bytes).
+ * Config: {"greeting": "Olá"} (optional string, 1..64 bytes), read with the
+ * SDK's config readers (bilhetagem/config.h): any other key is an error.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -69,9 +70,14 @@ static const char count_doc[] =
 
 static int hello_init(bh_plugin_ctx *ctx, const json_t *config, void **state)
 {
-    const json_t *g = json_object_get(config, "greeting");
-    if (g && (!json_is_string(g) || json_string_length(g) == 0 || json_string_length(g) > 64)) {
-        bh_plugin_error(ctx, "config.greeting must be a string of 1..64 bytes");
+    static const char *const keys[] = {"greeting", NULL};
+    bh_config_reader cfg;
+    char err[256];
+    const char *greeting;
+    if (bh_config_begin(&cfg, config, err, sizeof err) != 0 ||
+        bh_config_only_keys(&cfg, keys, NULL) != 0 ||
+        bh_config_string(&cfg, "greeting", BH_CONFIG_TEXT, 1, 64, "Olá", &greeting) != 0) {
+        bh_plugin_error(ctx, "%s", err);
         return -1;
     }
     hello *h = calloc(1, sizeof *h);
@@ -80,7 +86,7 @@ static int hello_init(bh_plugin_ctx *ctx, const json_t *config, void **state)
         return -1;
     }
     h->ctx = ctx;
-    snprintf(h->greeting, sizeof h->greeting, "%s", g ? json_string_value(g) : "Olá");
+    snprintf(h->greeting, sizeof h->greeting, "%s", greeting);
     const bh_route routes[] = {
         {.method = "GET",
          .path = "/hello/{name}",

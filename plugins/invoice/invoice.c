@@ -13,8 +13,12 @@
 
 static int invoice_init(bh_plugin_ctx *ctx, const json_t *config, void **state)
 {
-    if (json_object_size(config) != 0) {
-        bh_plugin_error(ctx, "the invoice plugin takes no config keys");
+    static const char *const no_keys[] = {NULL};
+    bh_config_reader cfg;
+    char err[256];
+    if (bh_config_begin(&cfg, config, err, sizeof err) != 0 ||
+        bh_config_only_keys(&cfg, no_keys, "(the invoice plugin takes no settings)") != 0) {
+        bh_plugin_error(ctx, "%s", err);
         return -1;
     }
     const bh_orders_service *orders =

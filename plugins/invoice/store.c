@@ -15,6 +15,21 @@
 
 #define Q(unit, sql, params, rows)                                                                 \
     bh_db_query(unit, sql, params, sizeof params / sizeof params[0], rows)
+/* A query that finds at most one row: 1 (it is row 0 of *rows), 0 (none) or
+ * a negative bh_db_status. */
+#define ROW(unit, sql, params, rows)                                                               \
+    query_row(unit, sql, params, sizeof params / sizeof params[0], rows)
+
+/* The columns of a line, as inserted and as copied into a credit note. */
+#define LINE_COLUMNS "line_no, kind, description, sku, quantity, unit_price_cents, line_total_cents"
+
+static int query_row(bh_unit *u, const char *sql, const bh_db_value *p, size_t np, bh_rows **rows)
+{
+    bh_db_status s = bh_db_query(u, sql, p, np, rows);
+    if (s != BH_DB_OK)
+        return s;
+    return bh_rows_count(*rows) > 0;
+}
 
 static void copy_text(char *dst, size_t n, const char *src)
 {
@@ -29,14 +44,12 @@ int inv_store_find_by_payment(bh_unit *u, const char *kind, const char *payment_
 {
     bh_db_value p[] = {BH_DB_S(kind), BH_DB_S(payment_id)};
     bh_rows *rows;
-    bh_db_status s = Q(u,
-                       "SELECT id, number, total_cents, currency FROM invoices"
-                       " WHERE kind = $1 AND payment_id = $2",
-                       p, &rows);
-    if (s != BH_DB_OK)
+    int s = ROW(u,
+                "SELECT id, number, total_cents, currency FROM invoices"
+                " WHERE kind = $1 AND payment_id = $2",
+                p, &rows);
+    if (s != 1)
         return s;
-    if (bh_rows_count(rows) == 0)
-        return 0;
     int64_t total;
     if ((s = bh_rows_int(rows, 0, 2, &total)) != BH_DB_OK)
         return s;
@@ -99,8 +112,7 @@ int inv_store_insert_line(bh_unit *u, const char *invoice_id, int64_t line_no,
                        BH_DB_I(l->unit_price_cents),
                        BH_DB_I(l->line_total_cents)};
     return bh_db_exec(u,
-                      "INSERT INTO invoice_lines (invoice_id, line_no, kind, description, sku,"
-                      " quantity, unit_price_cents, line_total_cents)"
+                      "INSERT INTO invoice_lines (invoice_id, " LINE_COLUMNS ")"
                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                       p, sizeof p / sizeof p[0], NULL);
 }
@@ -109,10 +121,8 @@ int inv_store_copy_lines(bh_unit *u, const char *from, const char *to)
 {
     bh_db_value p[] = {BH_DB_S(to), BH_DB_S(from)};
     return bh_db_exec(u,
-                      "INSERT INTO invoice_lines (invoice_id, line_no, kind, description, sku,"
-                      " quantity, unit_price_cents, line_total_cents)"
-                      " SELECT $1, line_no, kind, description, sku, quantity, unit_price_cents,"
-                      " line_total_cents FROM invoice_lines WHERE invoice_id = $2",
+                      "INSERT INTO invoice_lines (invoice_id, " LINE_COLUMNS ")"
+                      " SELECT $1, " LINE_COLUMNS " FROM invoice_lines WHERE invoice_id = $2",
                       p, 2, NULL);
 }
 
@@ -158,11 +168,9 @@ int inv_store_load(bh_unit *u, const char *id, json_t **out)
 {
     bh_db_value p[] = {BH_DB_S(id)};
     bh_rows *rows;
-    bh_db_status s = Q(u, select_doc, p, &rows);
-    if (s != BH_DB_OK)
+    int s = ROW(u, select_doc, p, &rows);
+    if (s != 1)
         return s;
-    if (bh_rows_count(rows) == 0)
-        return 0;
     int64_t issued, subtotal, total;
     if ((s = bh_rows_int(rows, 0, 5, &issued)) != BH_DB_OK ||
         (s = bh_rows_int(rows, 0, 8, &subtotal)) != BH_DB_OK ||
@@ -198,14 +206,12 @@ int inv_store_load_for_order(bh_unit *u, const char *order_id, json_t **out)
 {
     bh_db_value p[] = {BH_DB_S(order_id)};
     bh_rows *rows;
-    bh_db_status s = Q(u,
-                       "SELECT id FROM invoices WHERE order_id = $1 AND kind = 'invoice'"
-                       " ORDER BY issued_at, id LIMIT 1",
-                       p, &rows);
-    if (s != BH_DB_OK)
+    int s = ROW(u,
+                "SELECT id FROM invoices WHERE order_id = $1 AND kind = 'invoice'"
+                " ORDER BY issued_at, id LIMIT 1",
+                p, &rows);
+    if (s != 1)
         return s;
-    if (bh_rows_count(rows) == 0)
-        return 0;
     char id[40];
     copy_text(id, sizeof id, bh_rows_text(rows, 0, 0));
     json_t *doc = NULL;

@@ -35,19 +35,28 @@ int order_holds_apply(const order_plugin *p, bh_unit *unit, order_holds_op op,
     return BH_CATALOG_OK;
 }
 
+int order_holds_settle(const order_plugin *p, bh_unit *unit, const char *order_id,
+                       order_holds_op op, const order_line_rec *lines, size_t n)
+{
+    static const char *const verb[] = {"hold", "release", "commit", "unsell"};
+    size_t failed = 0;
+    int st = order_holds_apply(p, unit, op, lines, n, &failed);
+    if (st > 0) {
+        /* The order says it holds (or sold) more than the catalog has: the
+         * books disagree.  Say so loudly; the caller decides whether to
+         * fail its unit. */
+        bh_log(p->ctx, BH_LOG_ERROR, "order %s: catalog refused to %s line %zu (status %d)",
+               order_id, verb[op], failed + 1, st);
+    }
+    return st;
+}
+
 int order_holds_release_order(const order_plugin *p, bh_unit *unit, const char *order_id)
 {
     order_line_rec lines[BH_ORDERS_MAX_LINES];
-    size_t n, failed;
+    size_t n;
     int st = order_store_lines(unit, order_id, lines, BH_ORDERS_MAX_LINES, &n);
     if (st != BH_ORDERS_OK)
         return st < 0 ? st : BH_DB_ERROR;
-    st = order_holds_apply(p, unit, ORDER_RELEASE, lines, n, &failed);
-    if (st > 0) {
-        /* Fewer held than the order holds: the books disagree.  Say so loudly;
-         * the caller decides whether to fail its unit. */
-        bh_log(p->ctx, BH_LOG_ERROR, "order %s: catalog refused to release line %zu (status %d)",
-               order_id, failed + 1, st);
-    }
-    return st;
+    return order_holds_settle(p, unit, order_id, ORDER_RELEASE, lines, n);
 }

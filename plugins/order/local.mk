@@ -1,7 +1,8 @@
 # plugins/order/local.mk - included by the top Makefile.am: the order plugin,
 # its unit tests and its integration tests.
 
-# ORDER_PURE_SRC makes no SDK call: linked again into tests/unit/test_order.
+# ORDER_PURE_SRC makes no SDK call but bh_json_pointer: linked again into
+# tests/unit/test_order with $(SDK_PURE_SRC) alone.
 ORDER_PURE_SRC = plugins/order/order.h plugins/order/state.c plugins/order/pricing.c \
 	plugins/order/request.c
 plugin_PROGRAMS += plugins/order.so
@@ -24,7 +25,7 @@ plugins_order_fixture_so_LDFLAGS = $(PLUGIN_LINK)
 
 check_PROGRAMS += tests/unit/test_order
 TESTS += tests/unit/test_order
-tests_unit_test_order_SOURCES = tests/unit/test_order.c $(ORDER_PURE_SRC)
+tests_unit_test_order_SOURCES = tests/unit/test_order.c $(ORDER_PURE_SRC) $(SDK_PURE_SRC)
 tests_unit_test_order_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/plugins/order \
 	$(JANSSON_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_test_order_CFLAGS = $(AM_CFLAGS)

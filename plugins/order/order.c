@@ -9,7 +9,6 @@
  *   sweep_interval_ms  how often expired holds are released (1000; 100..3600000)
  */
 #include <stdlib.h>
-#include <string.h>
 
 #include "order_plugin.h"
 
@@ -19,41 +18,21 @@
 #define SWEEP_MS_MIN 100
 #define SWEEP_MS_MAX 3600000
 
-/* An integer member in [lo, hi], or the default when absent.  0 or -1. */
-static int config_int(bh_plugin_ctx *ctx, const json_t *config, const char *key, int64_t dflt,
-                      int64_t lo, int64_t hi, int64_t *out)
-{
-    const json_t *v = json_object_get(config, key);
-    if (!v) {
-        *out = dflt;
-        return 0;
-    }
-    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-        bh_plugin_error(ctx, "config.%s must be an integer from %lld to %lld", key, (long long)lo,
-                        (long long)hi);
-        return -1;
-    }
-    *out = (int64_t)json_integer_value(v);
-    return 0;
-}
-
 static int parse_config(bh_plugin_ctx *ctx, const json_t *config, order_plugin *p)
 {
-    const char *key;
-    const json_t *v;
-    json_object_foreach((json_t *)config, key, v) {
-        if (strcmp(key, "hold_seconds") != 0 && strcmp(key, "sweep_interval_ms") != 0) {
-            bh_plugin_error(ctx, "config.%s: unknown key (known: hold_seconds, sweep_interval_ms)",
-                            key);
-            return -1;
-        }
-    }
+    static const char *const keys[] = {"hold_seconds", "sweep_interval_ms", NULL};
+    bh_config_reader cfg;
+    char err[256];
     int64_t hold_s;
-    if (config_int(ctx, config, "hold_seconds", HOLD_SECONDS_DEFAULT, 1, HOLD_SECONDS_MAX,
-                   &hold_s) != 0 ||
-        config_int(ctx, config, "sweep_interval_ms", SWEEP_MS_DEFAULT, SWEEP_MS_MIN, SWEEP_MS_MAX,
-                   &p->sweep_interval_ms) != 0)
+    if (bh_config_begin(&cfg, config, err, sizeof err) != 0 ||
+        bh_config_only_keys(&cfg, keys, "(known: hold_seconds, sweep_interval_ms)") != 0 ||
+        bh_config_int(&cfg, "hold_seconds", HOLD_SECONDS_DEFAULT, 1, HOLD_SECONDS_MAX, &hold_s) !=
+            0 ||
+        bh_config_int(&cfg, "sweep_interval_ms", SWEEP_MS_DEFAULT, SWEEP_MS_MIN, SWEEP_MS_MAX,
+                      &p->sweep_interval_ms) != 0) {
+        bh_plugin_error(ctx, "%s", err);
         return -1;
+    }
     p->hold_ms = hold_s * 1000;
     return 0;
 }
@@ -69,10 +48,6 @@ static int declare_counters(bh_plugin_ctx *ctx, order_plugin *p)
 
 static int order_init(bh_plugin_ctx *ctx, const json_t *config, void **state)
 {
-    if (!json_is_object(config)) {
-        bh_plugin_error(ctx, "config must be an object");
-        return -1;
-    }
     order_plugin *p = calloc(1, sizeof *p);
     if (!p) {
         bh_plugin_error(ctx, "out of memory");

@@ -1,5 +1,6 @@
 /* request.c - the body of POST /orders, checked before anything is looked
- * up or held (no SDK calls: tests/unit/test_order.c feeds it JSON).
+ * up or held (no SDK calls but the pure bh_json_pointer:
+ * tests/unit/test_order.c feeds it JSON).
  *
  *   {"items":    [{"ticket_type_id": "<uuid>", "quantity": 2}, ...],
  *    "products": [{"product_id": "<uuid>", "quantity": 1}, ...]}
@@ -17,6 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <bilhetagem/http.h>
+
 #include "order.h"
 
 static void add_error(json_t **errors, const char *pointer, const char *detail)
@@ -28,26 +31,6 @@ static void add_error(json_t **errors, const char *pointer, const char *detail)
         json_array_append_new(*errors, e);
     else
         json_decref(e);
-}
-
-/* prefix + "/" + key, the key escaped as RFC 6901 says ("~" -> "~0", "/" ->
- * "~1") and cut at a UTF-8 character boundary when it is huge. */
-static void member_pointer(char *out, size_t len, const char *prefix, const char *key)
-{
-    size_t n = (size_t)snprintf(out, len, "%s/", prefix);
-    for (const char *k = key; n < len && *k; k++) {
-        const char *esc = *k == '~' ? "~0" : *k == '/' ? "~1" : NULL;
-        size_t need = esc ? 2 : (unsigned char)*k >= 0xC0 ? 4 : 1; /* whole sequences only */
-        if (n + need >= len)
-            break;
-        if (esc) {
-            out[n++] = esc[0];
-            out[n++] = esc[1];
-        } else {
-            out[n++] = *k;
-        }
-    }
-    out[n < len ? n : len - 1] = '\0';
 }
 
 /* Report every member of obj not named in `known` (NULL-terminated). */
@@ -63,7 +46,7 @@ static int unknown_members(const json_t *obj, const char *prefix, const char *co
             i++;
         if (!known[i]) {
             char ptr[160];
-            member_pointer(ptr, sizeof ptr, prefix, key);
+            bh_json_pointer(ptr, sizeof ptr, prefix, key);
             add_error(errors, ptr, "is not a known field");
             bad = 1;
         }

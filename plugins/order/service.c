@@ -81,79 +81,82 @@ static int issue_tickets(bh_unit *unit, const char *order_id, const order_line_r
     return BH_ORDERS_OK;
 }
 
-static int svc_mark_paid(void *self, bh_unit *unit, const char *order_id, const char *payment_id)
+/* What mark_paid and mark_refunded start with: move the order from `from`
+ * to `to` by a conditional UPDATE, then read it and its lines back. */
+static int transition(bh_unit *unit, const char *order_id, order_state from, order_state to,
+                      int64_t now, const char *payment_id, bh_order_info *o,
+                      order_line_rec lines[BH_ORDERS_MAX_LINES], size_t *n)
 {
-    const order_plugin *p = self;
+    int64_t affected = 0;
     if (!id_ok(order_id))
         return BH_ORDERS_NOT_FOUND;
-    int64_t now = bh_time_ms(), affected = 0, issued = 0;
-    int st = order_store_transition(unit, order_id, ORDER_PENDING_PAYMENT, ORDER_PAID, now,
-                                    payment_id, &affected);
+    int st = order_store_transition(unit, order_id, from, to, now, payment_id, &affected);
     if (st != BH_ORDERS_OK)
         return st;
     if (affected == 0)
         return explain_no_change(unit, order_id);
-
-    bh_order_info o;
-    order_line_rec lines[BH_ORDERS_MAX_LINES];
-    size_t n = 0, failed = 0;
-    if ((st = order_store_get(unit, order_id, 0, &o)) != BH_ORDERS_OK ||
-        (st = order_store_lines(unit, order_id, lines, BH_ORDERS_MAX_LINES, &n)) != BH_ORDERS_OK)
+    if ((st = order_store_get(unit, order_id, 0, o)) != BH_ORDERS_OK ||
+        (st = order_store_lines(unit, order_id, lines, BH_ORDERS_MAX_LINES, n)) != BH_ORDERS_OK)
         return st < 0 ? st : BH_DB_ERROR;
-    st = order_holds_apply(p, unit, ORDER_COMMIT, lines, n, &failed);
-    if (st > 0) {
-        /* The order was pending, so its holds exist: the books disagree. */
-        bh_log(p->ctx, BH_LOG_ERROR, "order %s: catalog refused to commit line %zu (status %d)",
-               order_id, failed + 1, st);
+    return BH_ORDERS_OK;
+}
+
+/* Publish order.paid / order.refunded: the order, the payment, and with
+ * tickets >= 0 how many tickets were issued. */
+static int publish(bh_unit *unit, const char *type, const bh_order_info *o, const char *payment_id,
+                   int64_t tickets)
+{
+    json_t *data =
+        json_pack("{s:s, s:s?, s:s, s:I, s:s}", "order_id", o->id, "payment_id", payment_id, "user",
+                  o->user_sub, "total_cents", (json_int_t)o->total_cents, "currency", o->currency);
+    if (data && tickets >= 0 &&
+        json_object_set_new(data, "tickets", json_integer((json_int_t)tickets)) != 0) {
+        json_decref(data);
         return BH_DB_ERROR;
     }
-    if (st < 0 || (st = issue_tickets(unit, order_id, lines, n, now, &issued)) != BH_ORDERS_OK)
-        return st;
-    json_t *data =
-        json_pack("{s:s, s:s?, s:s, s:I, s:s, s:I}", "order_id", order_id, "payment_id", payment_id,
-                  "user", o.user_sub, "total_cents", (json_int_t)o.total_cents, "currency",
-                  o.currency, "tickets", (json_int_t)issued);
-    if (!data || bh_event_publish(unit, "order.paid", order_id, data) != 0)
+    if (!data || bh_event_publish(unit, type, o->id, data) != 0)
         return BH_DB_ERROR;
     return BH_ORDERS_OK;
+}
+
+static int svc_mark_paid(void *self, bh_unit *unit, const char *order_id, const char *payment_id)
+{
+    const order_plugin *p = self;
+    bh_order_info o;
+    order_line_rec lines[BH_ORDERS_MAX_LINES];
+    size_t n = 0;
+    int64_t now = bh_time_ms(), issued = 0;
+    int st = transition(unit, order_id, ORDER_PENDING_PAYMENT, ORDER_PAID, now, payment_id, &o,
+                        lines, &n);
+    if (st != BH_ORDERS_OK)
+        return st;
+    /* The order was pending, so its holds exist: a refusal (logged) means
+     * the books disagree. */
+    st = order_holds_settle(p, unit, order_id, ORDER_COMMIT, lines, n);
+    if (st != BH_CATALOG_OK)
+        return st < 0 ? st : BH_DB_ERROR;
+    if ((st = issue_tickets(unit, order_id, lines, n, now, &issued)) != BH_ORDERS_OK)
+        return st;
+    return publish(unit, "order.paid", &o, payment_id, issued);
 }
 
 static int svc_mark_refunded(void *self, bh_unit *unit, const char *order_id,
                              const char *payment_id)
 {
     const order_plugin *p = self;
-    if (!id_ok(order_id))
-        return BH_ORDERS_NOT_FOUND;
-    int64_t now = bh_time_ms(), affected = 0;
-    int st =
-        order_store_transition(unit, order_id, ORDER_PAID, ORDER_REFUNDED, now, NULL, &affected);
-    if (st != BH_ORDERS_OK)
-        return st;
-    if (affected == 0)
-        return explain_no_change(unit, order_id);
-
     bh_order_info o;
     order_line_rec lines[BH_ORDERS_MAX_LINES];
-    size_t n = 0, failed = 0;
-    if ((st = order_store_get(unit, order_id, 0, &o)) != BH_ORDERS_OK ||
-        (st = order_store_lines(unit, order_id, lines, BH_ORDERS_MAX_LINES, &n)) != BH_ORDERS_OK)
-        return st < 0 ? st : BH_DB_ERROR;
+    size_t n = 0;
+    int st =
+        transition(unit, order_id, ORDER_PAID, ORDER_REFUNDED, bh_time_ms(), NULL, &o, lines, &n);
+    if (st != BH_ORDERS_OK)
+        return st;
     if ((st = order_store_tickets_void(unit, order_id)) != BH_DB_OK)
         return st;
-    st = order_holds_apply(p, unit, ORDER_UNSELL, lines, n, &failed);
-    if (st > 0) {
-        bh_log(p->ctx, BH_LOG_ERROR, "order %s: catalog refused to unsell line %zu (status %d)",
-               order_id, failed + 1, st);
-        return BH_DB_ERROR;
-    }
-    if (st < 0)
-        return st;
-    json_t *data = json_pack("{s:s, s:s?, s:s, s:I, s:s}", "order_id", order_id, "payment_id",
-                             payment_id, "user", o.user_sub, "total_cents",
-                             (json_int_t)o.total_cents, "currency", o.currency);
-    if (!data || bh_event_publish(unit, "order.refunded", order_id, data) != 0)
-        return BH_DB_ERROR;
-    return BH_ORDERS_OK;
+    st = order_holds_settle(p, unit, order_id, ORDER_UNSELL, lines, n);
+    if (st != BH_CATALOG_OK)
+        return st < 0 ? st : BH_DB_ERROR;
+    return publish(unit, "order.refunded", &o, payment_id, -1);
 }
 
 void order_service_init(order_plugin *p)

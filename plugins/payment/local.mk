@@ -1,7 +1,8 @@
 # plugins/payment/local.mk - included by the top Makefile.am: the payment plugin,
 # its unit tests and its integration tests.
 
-# PAYMENT_CORE_SRC makes no SDK calls: tests/unit/test_payment links it alone.
+# PAYMENT_CORE_SRC makes no SDK calls but the config readers: tests/unit/test_payment
+# links it with those alone ($(SDK_PURE_SRC)).
 PAYMENT_CORE_SRC = plugins/payment/payment.h plugins/payment/config.c \
 	plugins/payment/retry.c plugins/payment/breaker.c plugins/payment/signature.c \
 	plugins/payment/token.c plugins/payment/simulator.c plugins/payment/http_gw.c \
@@ -21,7 +22,7 @@ plugins_payment_so_LDADD = $(PAYMENT_DEPS_LIBS)
 
 check_PROGRAMS += tests/unit/test_payment
 TESTS += tests/unit/test_payment
-tests_unit_test_payment_SOURCES = tests/unit/test_payment.c $(PAYMENT_CORE_SRC)
+tests_unit_test_payment_SOURCES = tests/unit/test_payment.c $(PAYMENT_CORE_SRC) $(SDK_PURE_SRC)
 tests_unit_test_payment_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/plugins/payment \
 	$(PAYMENT_DEPS_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_test_payment_CFLAGS = $(AM_CFLAGS) -pthread

@@ -15,7 +15,8 @@
  *   http_gw.c    the JSON-over-HTTP gateway, through libcurl
  *   gateway.c    one gateway operation: breaker, timeout, retries
  *   step.c       the create handler's next step, safe across re-runs
- *   --- the files above make no SDK calls: the unit test links them alone
+ *   --- the files above make no SDK calls but config.c's readers
+ *       (bilhetagem/config.h): the unit test links them with those alone
  *   store.c      the payments table: SQL in the caller's unit
  *   settle.c     applying a gateway outcome: capture (the order becomes
  *                paid in the same unit), decline, orphan; events, counters

@@ -85,31 +85,6 @@ static const char *token_problem(pay_token_status t)
     }
 }
 
-/* "/" + key as an RFC 6901 pointer ("~" -> "~0", "/" -> "~1"), cut at a
- * UTF-8 character boundary when the key is long: a huge client key never
- * comes back whole. */
-static void member_pointer(char *out, size_t len, const char *key)
-{
-    size_t n = 0;
-    out[n++] = '/';
-    for (const char *k = key; *k; k++) {
-        const char *esc = *k == '~' ? "~0" : *k == '/' ? "~1" : NULL;
-        unsigned char c = (unsigned char)*k;
-        size_t need = esc ? 2 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-        if (n + need >= len)
-            break;
-        if (esc) {
-            out[n++] = esc[0];
-            out[n++] = esc[1];
-        } else {
-            memcpy(out + n, k, need);
-            n += need;
-            k += need - 1;
-        }
-    }
-    out[n] = '\0';
-}
-
 /* 0 with *in filled, or -1 after a 422. */
 static int read_input(bh_request *req, const pay_state *st, charge_input *in)
 {
@@ -127,7 +102,7 @@ static int read_input(bh_request *req, const pay_state *st, charge_input *in)
     json_object_foreach((json_t *)body, key, v) {
         if (!strcmp(key, "method") || !strcmp(key, "card_token"))
             continue;
-        member_pointer(ptr, sizeof ptr, key);
+        bh_json_pointer(ptr, sizeof ptr, "", key);
         if (!strncmp(key, "amount", 6))
             bh_problem_field(&errors, ptr, "the amount is the order's total_cents; never send it");
         else

@@ -3,28 +3,31 @@
  * plugin buys through (bilhetagem/services/catalog.h).
  *
  * This file is the glue the core calls: init checks the (empty) config,
- * declares the tables (schema.c), registers the routes (routes_events.c,
- * routes_products.c), the `seed` command (seed.c) and provides the catalog
- * service (catalog.c).  The plugin keeps no state of its own: everything
- * lives in the database, in the caller's unit of work.
+ * declares the tables (schema.c), registers the routes of both resources
+ * (routes_events.c, routes_products.c, routes_common.c), the `seed`
+ * command (seed.c) and provides the catalog service (catalog.c).  The
+ * plugin keeps no state of its own: everything lives in the database, in
+ * the caller's unit of work.
  */
 #include "products.h"
 
 static int products_init(bh_plugin_ctx *ctx, const json_t *config, void **state)
 {
+    static const char *const no_keys[] = {NULL};
+    bh_config_reader cfg;
+    char err[256];
     *state = NULL;
-    if (config && json_object_size(config) != 0) {
-        const char *key = json_object_iter_key(json_object_iter((json_t *)config));
-        bh_plugin_error(ctx, "config.%s: unknown key (the products plugin takes no settings)",
-                        key ? key : "?");
+    if (bh_config_begin(&cfg, config, err, sizeof err) != 0 ||
+        bh_config_only_keys(&cfg, no_keys, "(the products plugin takes no settings)") != 0) {
+        bh_plugin_error(ctx, "%s", err);
         return -1;
     }
     if (!bh_db_driver_name()) {
         bh_plugin_error(ctx, "needs storage: configure a \"storage\" section");
         return -1;
     }
-    if (products_migrations(ctx) != 0 || products_event_routes(ctx) != 0 ||
-        products_product_routes(ctx) != 0 || products_seed_command(ctx) != 0)
+    if (products_migrations(ctx) != 0 || products_resource_routes(ctx, &products_events) != 0 ||
+        products_resource_routes(ctx, &products_products) != 0 || products_seed_command(ctx) != 0)
         return -1; /* the core or the helper set the error */
     if (bh_service_provide(ctx, BH_CATALOG_SERVICE, BH_CATALOG_SERVICE_VERSION,
                            &products_catalog_service) != 0) {

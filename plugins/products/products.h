@@ -144,10 +144,8 @@ int products_store_counts(bh_unit *unit, int64_t *events, int64_t *products);
 /* The catalog service (catalog.c), provided in init; `self` is unused. */
 extern const bh_catalog_service products_catalog_service;
 
-int products_migrations(bh_plugin_ctx *ctx);     /* schema.c */
-int products_event_routes(bh_plugin_ctx *ctx);   /* routes_events.c */
-int products_product_routes(bh_plugin_ctx *ctx); /* routes_products.c */
-int products_seed_command(bh_plugin_ctx *ctx);   /* seed.c */
+int products_migrations(bh_plugin_ctx *ctx);   /* schema.c */
+int products_seed_command(bh_plugin_ctx *ctx); /* seed.c */
 
 /* Shared by the route files (routes_common.c). */
 int products_is_admin(const bh_request *req);
@@ -171,8 +169,33 @@ typedef enum products_doc {
 } products_doc;
 char *products_doc_text(products_doc which);
 
-/* Register `route` with the fragment `doc` (routes_common.c).  0 or -1 after
- * bh_plugin_error(). */
-int products_route_add(bh_plugin_ctx *ctx, bh_route route, products_doc doc);
+/* ---- a catalog resource over HTTP (routes_common.c) ------------------------------
+ * Events and products are served alike: POST COLLECTION and PATCH
+ * COLLECTION/{id} for admins with a JSON body, GET COLLECTION (a page) and
+ * GET COLLECTION/{id} for anyone.  Each route's handler gets the resource
+ * as its arg. */
+typedef struct products_resource {
+    const char *name;       /* "event": the 404 says "no such event" */
+    const char *collection; /* "/events"; one is "/events/{id}" */
+    /* The resource `id` as the caller sees it (`admin` sees more) in *out,
+     * NULL when there is none.  Returns a bh_db_status. */
+    int (*fetch)(bh_unit *unit, const char *id, int admin, json_t **out);
+    bh_handler_fn create, list, patch; /* GET COLLECTION/{id} is common */
+    products_doc docs[4];              /* create, list, get, patch */
+} products_resource;
+
+extern const products_resource products_events;   /* routes_events.c */
+extern const products_resource products_products; /* routes_products.c */
+
+/* Register the four routes of `r` (static: it is every handler's arg).  0,
+ * or -1 after bh_plugin_error(). */
+int products_resource_routes(bh_plugin_ctx *ctx, const products_resource *r);
+/* Answer `status` with resource `id` as it is now in the request's unit:
+ * 200, or 201 with its Location; 404 when it is not there.  0 or -1. */
+int products_respond(bh_request *req, const products_resource *r, const char *id, int status);
+/* The request's {id} when it is a UUID; otherwise answers 404 and returns
+ * NULL (an id that cannot exist is not found, not invalid). */
+const char *products_item_id(bh_request *req, const products_resource *r);
+void products_not_found(bh_request *req, const products_resource *r);
 
 #endif

@@ -4,48 +4,30 @@
  *   GET   /events/{id}   public: one event, each ticket type's `available`
  *   PATCH /events/{id}   admin: name, venue, starts_at, status, and per
  *                        ticket type price_cents / capacity
- * Admins also see each ticket type's sold and held.
+ * Admins also see each ticket type's sold and held.  GET /events/{id}, the
+ * Location and the 404s are the common resource's (routes_common.c).
  */
 #include <stdio.h>
 
 #include "products.h"
 
-static void not_found(bh_request *req)
+/* The event as it is now: ticket types' `available` depends on the clock. */
+static int fetch_event(bh_unit *unit, const char *id, int admin, json_t **out)
 {
-    bh_resp_problem(req, 404, "not-found", NULL, "no such event");
-}
-
-/* Answer 200 (or 201) with the event as it is now in this unit. */
-static int respond_event(bh_request *req, const char *id, int status)
-{
-    json_t *event = NULL;
-    int s = products_store_event_json(bh_req_unit(req), id, products_is_admin(req), bh_time_ms(),
-                                      &event);
-    if (s != BH_DB_OK)
-        return products_db_fail(req, s);
-    if (!event) {
-        not_found(req);
-        return 0;
-    }
-    bh_resp_json(req, status, event);
-    return 0;
+    return products_store_event_json(unit, id, admin, bh_time_ms(), out);
 }
 
 static int create_event(bh_request *req, void *arg)
 {
-    (void)arg;
     products_event_in in;
     json_t *errors = products_parse_event(bh_req_json(req), &in);
     if (errors)
         return products_invalid(req, "Invalid event", errors);
-    char id[37], location[64];
+    char id[37];
     int s = products_store_insert_event(bh_req_unit(req), &in, bh_time_ms(), id);
     if (s != BH_DB_OK)
         return products_db_fail(req, s);
-    snprintf(location, sizeof location, "/events/%s", id);
-    if (bh_resp_header(req, "Location", location) != 0)
-        return -1;
-    return respond_event(req, id, 201);
+    return products_respond(req, arg, id, 201);
 }
 
 static int list_events(bh_request *req, void *arg)
@@ -85,25 +67,11 @@ static int list_events(bh_request *req, void *arg)
     return bh_resp_page(req, items, more ? key : NULL);
 }
 
-static int get_event(bh_request *req, void *arg)
-{
-    (void)arg;
-    const char *id = bh_req_param(req, "id");
-    if (!products_is_uuid(id)) {
-        not_found(req);
-        return 0;
-    }
-    return respond_event(req, id, 200);
-}
-
 static int patch_event(bh_request *req, void *arg)
 {
-    (void)arg;
-    const char *id = bh_req_param(req, "id");
-    if (!products_is_uuid(id)) {
-        not_found(req);
+    const char *id = products_item_id(req, arg);
+    if (!id)
         return 0;
-    }
     products_event_patch p;
     json_t *errors = products_parse_event_patch(bh_req_json(req), &p);
     if (errors)
@@ -115,8 +83,8 @@ static int patch_event(bh_request *req, void *arg)
         return products_db_fail(req, s);
     char ptr[64];
     switch (result) {
-    case PRODUCTS_PATCHED: return respond_event(req, id, 200);
-    case PRODUCTS_PATCH_NOT_FOUND: not_found(req); return 0;
+    case PRODUCTS_PATCHED: return products_respond(req, arg, id, 200);
+    case PRODUCTS_PATCH_NOT_FOUND: products_not_found(req, arg); return 0;
     case PRODUCTS_PATCH_BAD_TYPE:
         snprintf(ptr, sizeof ptr, "/ticket_types/%zu/id", bad);
         bh_problem_field(&errors, ptr, "is not a ticket type of this event");
@@ -130,46 +98,13 @@ static int patch_event(bh_request *req, void *arg)
     return -1;
 }
 
-int products_event_routes(bh_plugin_ctx *ctx)
-{
-    const struct {
-        bh_route route;
-        products_doc doc;
-    } routes[] = {
-        {{
-             .method = "POST",
-             .path = "/events",
-             .handler = create_event,
-             .auth = BH_AUTH_ROLE,
-             .auth_value = "admin",
-             .flags = BH_ROUTE_JSON_BODY,
-         },
-         PRODUCTS_DOC_EVENT_CREATE},
-        {{
-             .method = "GET",
-             .path = "/events",
-             .handler = list_events,
-         },
-         PRODUCTS_DOC_EVENT_LIST},
-        {{
-             .method = "GET",
-             .path = "/events/{id}",
-             .handler = get_event,
-         },
-         PRODUCTS_DOC_EVENT_GET},
-        {{
-             .method = "PATCH",
-             .path = "/events/{id}",
-             .handler = patch_event,
-             .auth = BH_AUTH_ROLE,
-             .auth_value = "admin",
-             .flags = BH_ROUTE_JSON_BODY,
-         },
-         PRODUCTS_DOC_EVENT_PATCH},
-    };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (products_route_add(ctx, routes[i].route, routes[i].doc) != 0)
-            return -1;
-    }
-    return 0;
-}
+const products_resource products_events = {
+    .name = "event",
+    .collection = "/events",
+    .fetch = fetch_event,
+    .create = create_event,
+    .list = list_events,
+    .patch = patch_event,
+    .docs = {PRODUCTS_DOC_EVENT_CREATE, PRODUCTS_DOC_EVENT_LIST, PRODUCTS_DOC_EVENT_GET,
+             PRODUCTS_DOC_EVENT_PATCH},
+};

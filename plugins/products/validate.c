@@ -44,31 +44,6 @@ static json_t *finish(json_t *errors, int invalid)
     return json_array();
 }
 
-/* prefix + "/" + key with "~" -> "~0" and "/" -> "~1" (RFC 6901), cut at a
- * UTF-8 character boundary when the key is huge. */
-static void pointer_to(char out[POINTER_MAX], const char *prefix, const char *key)
-{
-    size_t n = (size_t)snprintf(out, POINTER_MAX, "%s/", prefix);
-    if (n >= POINTER_MAX - 1)
-        return;
-    for (const char *k = key; *k; k++) {
-        const char *esc = *k == '~' ? "~0" : *k == '/' ? "~1" : NULL;
-        size_t need = esc ? 2 : 1;
-        /* keep whole UTF-8 sequences: stop before a lead byte that might not fit */
-        if ((unsigned char)*k >= 0xc0)
-            need = 4;
-        if (n + need >= POINTER_MAX)
-            break;
-        if (esc) {
-            out[n++] = esc[0];
-            out[n++] = esc[1];
-        } else {
-            out[n++] = *k;
-        }
-    }
-    out[n] = '\0';
-}
-
 /* Report every key of `obj` that is not in the NULL-terminated `known`. */
 static int unknown_keys(const json_t *obj, const char *prefix, const char *const *known,
                         json_t **errors)
@@ -83,7 +58,7 @@ static int unknown_keys(const json_t *obj, const char *prefix, const char *const
             i++;
         if (!known[i]) {
             char ptr[POINTER_MAX];
-            pointer_to(ptr, prefix, key);
+            bh_json_pointer(ptr, sizeof ptr, prefix, key);
             add_error(errors, ptr, "is not a known field");
             bad = 1;
         }

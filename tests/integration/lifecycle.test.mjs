@@ -272,6 +272,8 @@ describe('startup', () => {
     config.plugins[0].config = { greeting: '' };
     const { line } = await checkFails(config);
     assert.equal(line, 'plugin hello: config.greeting must be a string of 1..64 bytes');
+    config.plugins[0].config = { greting: 'Oi' }; /* a typo does not pass silently */
+    assert.equal((await checkFails(config)).line, 'plugin hello: config.greting: unknown key');
   });
 
   test('testkit without its authorizer serves its public routes and not the secured ones', async (t) => {

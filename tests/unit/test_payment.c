@@ -296,46 +296,51 @@ static pay_gw_request card(const char *id, const char *token)
     return r;
 }
 
+/* Card payments through the simulator, in order: its answers depend on
+ * what it has seen for each payment id. */
+static const struct sim_step {
+    const char *id, *token;
+    pay_gw_op op;
+    pay_gw_outcome outcome;
+    const char *reason; /* NULL: not checked */
+} sim_steps[] = {
+    {"p-approve", "tok_approve", PAY_OP_CHARGE, PAY_GW_CAPTURED, NULL},
+    {"p-approve", "tok_approve", PAY_OP_QUERY, PAY_GW_CAPTURED, NULL},
+    {"p-decline", "tok_decline", PAY_OP_CHARGE, PAY_GW_DECLINED, "card_declined"},
+    /* tok_timeout waits the whole timeout, then reports no answer... */
+    {"p-timeout", "tok_timeout", PAY_OP_CHARGE, PAY_GW_TRANSIENT, NULL},
+    /* ...and stays pending */
+    {"p-timeout", "tok_timeout", PAY_OP_QUERY, PAY_GW_PENDING, NULL},
+    /* tok_fail_2: two failures for this payment id, then approved; another
+     * payment id with the same token counts on its own */
+    {"p-fail", "tok_fail_2", PAY_OP_CHARGE, PAY_GW_TRANSIENT, NULL},
+    {"p-fail-other", "tok_fail_2", PAY_OP_CHARGE, PAY_GW_TRANSIENT, NULL},
+    {"p-fail", "tok_fail_2", PAY_OP_CHARGE, PAY_GW_TRANSIENT, NULL},
+    {"p-fail", "tok_fail_2", PAY_OP_CHARGE, PAY_GW_CAPTURED, NULL},
+    {"p-fail", "tok_fail_2", PAY_OP_CHARGE, PAY_GW_CAPTURED, NULL}, /* a replay: same answer */
+    /* unknown payment ids are unknown; refunds always pass */
+    {"p-never", "tok_approve", PAY_OP_QUERY, PAY_GW_NOT_FOUND, NULL},
+    {"p-approve", "tok_approve", PAY_OP_REFUND, PAY_GW_REFUNDED, NULL},
+};
+
 static void test_simulator_tokens(void)
 {
     fake f = {.now = 0};
     pay_env env = {fake_now, fake_sleep, fake_rand, &f};
     pay_simulator *s = pay_simulator_new(&env);
     pay_gw_result r;
-    pay_gw_request rq = card("p-approve", "tok_approve");
-    memset(&r, 0, sizeof r);
-    pay_simulator_call(s, PAY_OP_CHARGE, &rq, 200, &r);
-    CU_ASSERT_EQUAL(r.outcome, PAY_GW_CAPTURED);
-    pay_simulator_call(s, PAY_OP_QUERY, &rq, 200, &r);
-    CU_ASSERT_EQUAL(r.outcome, PAY_GW_CAPTURED);
-    rq = card("p-decline", "tok_decline");
-    memset(&r, 0, sizeof r);
-    pay_simulator_call(s, PAY_OP_CHARGE, &rq, 200, &r);
-    CU_ASSERT_EQUAL(r.outcome, PAY_GW_DECLINED);
-    CU_ASSERT_STRING_EQUAL(r.reason, "card_declined");
-    /* tok_timeout waits the whole timeout, then reports no answer */
-    rq = card("p-timeout", "tok_timeout");
-    memset(&r, 0, sizeof r);
-    pay_simulator_call(s, PAY_OP_CHARGE, &rq, 200, &r);
-    CU_ASSERT_EQUAL(r.outcome, PAY_GW_TRANSIENT);
-    CU_ASSERT_EQUAL(f.slept, 200);
-    memset(&r, 0, sizeof r);
-    pay_simulator_call(s, PAY_OP_QUERY, &rq, 200, &r);
-    CU_ASSERT_EQUAL(r.outcome, PAY_GW_PENDING); /* stays pending */
-    /* tok_fail_2: two failures for this payment id, then approved; another
-     * payment id with the same token counts on its own */
-    rq = card("p-fail", "tok_fail_2");
-    pay_gw_request other = card("p-fail-other", "tok_fail_2");
-    pay_simulator_call(s, PAY_OP_CHARGE, &rq, 200, &r);
-    CU_ASSERT_EQUAL(r.outcome, PAY_GW_TRANSIENT);
-    pay_simulator_call(s, PAY_OP_CHARGE, &other, 200, &r);
-    CU_ASSERT_EQUAL(r.outcome, PAY_GW_TRANSIENT);
-    pay_simulator_call(s, PAY_OP_CHARGE, &rq, 200, &r);
-    CU_ASSERT_EQUAL(r.outcome, PAY_GW_TRANSIENT);
-    pay_simulator_call(s, PAY_OP_CHARGE, &rq, 200, &r);
-    CU_ASSERT_EQUAL(r.outcome, PAY_GW_CAPTURED);
-    pay_simulator_call(s, PAY_OP_CHARGE, &rq, 200, &r); /* a replay: the same answer */
-    CU_ASSERT_EQUAL(r.outcome, PAY_GW_CAPTURED);
+    for (size_t i = 0; i < sizeof sim_steps / sizeof sim_steps[0]; i++) {
+        const struct sim_step *st = &sim_steps[i];
+        pay_gw_request rq = card(st->id, st->token);
+        memset(&r, 0, sizeof r);
+        pay_simulator_call(s, st->op, &rq, 200, &r);
+        if (r.outcome != st->outcome || (st->reason && strcmp(r.reason, st->reason) != 0)) {
+            fprintf(stderr, "\nstep %zu (%s, %s): outcome %d\n", i, st->id, st->token,
+                    (int)r.outcome);
+            CU_FAIL("simulator step");
+        }
+    }
+    CU_ASSERT_EQUAL(f.slept, 200); /* tok_timeout's charge, and nothing else */
     /* PIX: pending with a BR Code naming the amount */
     pay_gw_request pix = {
         "3f0c9a4e-8d1b-4c55-9a0e-2b7f5d61c3aa", "o", "pix", NULL, 4200, "BRL", NULL};
@@ -345,13 +350,6 @@ static void test_simulator_tokens(void)
     CU_ASSERT(strncmp(r.pix_copy_paste, "000201", 6) == 0);
     CU_ASSERT(strstr(r.pix_copy_paste, "540542.00") != NULL);
     CU_ASSERT(strstr(r.pix_copy_paste, "6304") != NULL); /* the CRC field ends it */
-    /* unknown payment ids are unknown; refunds always pass */
-    pay_gw_request unknown = card("p-never", "tok_approve");
-    pay_simulator_call(s, PAY_OP_QUERY, &unknown, 200, &r);
-    CU_ASSERT_EQUAL(r.outcome, PAY_GW_NOT_FOUND);
-    rq = card("p-approve", "tok_approve");
-    pay_simulator_call(s, PAY_OP_REFUND, &rq, 200, &r);
-    CU_ASSERT_EQUAL(r.outcome, PAY_GW_REFUNDED);
     pay_simulator_free(s);
 }
 
@@ -402,62 +400,96 @@ static void rig_init(rig *g, int breaker_failures)
     g->r = (pay_resilient){&g->gw, &g->b, policy(), &g->env};
 }
 
-static void test_gw_do_retries_transient(void)
-{
-    rig g;
-    pay_gw_result r;
-    pay_gw_request rq = card("p", "tok_fail_2");
-    rig_init(&g, 5);
-    g.sc.answers[0] = g.sc.answers[1] = PAY_GW_TRANSIENT;
-    g.sc.answers[2] = PAY_GW_CAPTURED;
-    g.sc.n = 3;
-    g.sc.takes_ms = 10;
-    pay_gw_do(&g.r, PAY_OP_CHARGE, &rq, 0, &r);
-    CU_ASSERT_EQUAL(r.outcome, PAY_GW_CAPTURED);
-    CU_ASSERT_EQUAL(r.attempts, 3);
-    CU_ASSERT_EQUAL(g.sc.calls, 3);
-    /* the highest jitter of caps 100 then 200 */
-    /* UINT64_MAX drawn against caps 100 then 200: 78 + 150 ms */
-    CU_ASSERT_EQUAL(g.f.slept, 78 + 150);
-    CU_ASSERT_EQUAL(pay_breaker_state_now(&g.b), PAY_BREAKER_CLOSED);
-    pay_breaker_destroy(&g.b);
-    /* a decline is an answer: no retry */
-    rig_init(&g, 5);
-    g.sc.answers[0] = PAY_GW_DECLINED;
-    g.sc.n = 1;
-    pay_gw_do(&g.r, PAY_OP_CHARGE, &rq, 0, &r);
-    CU_ASSERT_EQUAL(r.outcome, PAY_GW_DECLINED);
-    CU_ASSERT_EQUAL(g.sc.calls, 1);
-    pay_breaker_destroy(&g.b);
-}
+/* One operation over the scripted gateway, from a fresh rig each: what it
+ * answers, how many calls it took, how long it slept. */
+static const struct gw_case {
+    const char *what;
+    int breaker_failures;
+    int max_attempts; /* 0: the policy's 3 */
+    pay_gw_outcome answers[3];
+    int n;
+    int64_t takes_ms; /* a TRANSIENT call's duration; < 0: its whole timeout */
+    pay_gw_op op;
+    int once;
+    pay_gw_outcome outcome;
+    int calls_min, calls_max;
+    int64_t slept; /* < 0: not checked */
+} gw_cases[] = {
+    /* UINT64_MAX drawn against caps 100 then 200: 78 + 150 ms of backoff */
+    {.what = "transient twice, then captured: retried",
+     .breaker_failures = 5,
+     .answers = {PAY_GW_TRANSIENT, PAY_GW_TRANSIENT, PAY_GW_CAPTURED},
+     .n = 3,
+     .takes_ms = 10,
+     .op = PAY_OP_CHARGE,
+     .outcome = PAY_GW_CAPTURED,
+     .calls_min = 3,
+     .calls_max = 3,
+     .slept = 78 + 150},
+    {.what = "a decline is an answer: no retry",
+     .breaker_failures = 5,
+     .answers = {PAY_GW_DECLINED},
+     .n = 1,
+     .op = PAY_OP_CHARGE,
+     .outcome = PAY_GW_DECLINED,
+     .calls_min = 1,
+     .calls_max = 1,
+     .slept = 0},
+    /* still unknown when the budget runs out, long before 10 attempts */
+    {.what = "every call times out: the budget ends it",
+     .breaker_failures = 100,
+     .max_attempts = 10,
+     .answers = {PAY_GW_TRANSIENT},
+     .n = 1,
+     .takes_ms = -1,
+     .op = PAY_OP_CHARGE,
+     .outcome = PAY_GW_TRANSIENT,
+     .calls_min = 2,
+     .calls_max = 9,
+     .slept = -1},
+    {.what = "once: one attempt only",
+     .breaker_failures = 100,
+     .answers = {PAY_GW_TRANSIENT},
+     .n = 1,
+     .op = PAY_OP_QUERY,
+     .once = 1,
+     .outcome = PAY_GW_TRANSIENT,
+     .calls_min = 1,
+     .calls_max = 1,
+     .slept = 0},
+};
 
-static void test_gw_do_budget(void)
+static void test_gw_do_cases(void)
 {
-    rig g;
-    pay_gw_result r;
-    pay_gw_request rq = card("p", "tok_timeout");
-    rig_init(&g, 100);
-    g.r.policy.max_attempts = 10;
-    g.sc.answers[0] = PAY_GW_TRANSIENT;
-    g.sc.n = 1;
-    g.sc.takes_ms = -1; /* every call times out */
-    int64_t start = g.f.now;
-    pay_gw_do(&g.r, PAY_OP_CHARGE, &rq, 0, &r);
-    CU_ASSERT_EQUAL(r.outcome, PAY_GW_TRANSIENT); /* unknown after the budget */
-    CU_ASSERT(g.f.now - start <= g.r.policy.budget_ms);
-    CU_ASSERT(g.sc.calls >= 2 && g.sc.calls < 10);
-    CU_ASSERT_EQUAL(g.sc.timeouts[0], 500);
-    for (int i = 0; i < g.sc.calls && i < 16; i++)
-        CU_ASSERT(g.sc.timeouts[i] >= 20 && g.sc.timeouts[i] <= 500);
-    pay_breaker_destroy(&g.b);
-    /* once: one attempt only */
-    rig_init(&g, 100);
-    g.sc.answers[0] = PAY_GW_TRANSIENT;
-    g.sc.n = 1;
-    pay_gw_do(&g.r, PAY_OP_QUERY, &rq, 1, &r);
-    CU_ASSERT_EQUAL(r.outcome, PAY_GW_TRANSIENT);
-    CU_ASSERT_EQUAL(g.sc.calls, 1);
-    pay_breaker_destroy(&g.b);
+    for (size_t i = 0; i < sizeof gw_cases / sizeof gw_cases[0]; i++) {
+        const struct gw_case *c = &gw_cases[i];
+        rig g;
+        pay_gw_result r;
+        pay_gw_request rq = card("p", "tok");
+        rig_init(&g, c->breaker_failures);
+        if (c->max_attempts)
+            g.r.policy.max_attempts = c->max_attempts;
+        memcpy(g.sc.answers, c->answers, sizeof c->answers);
+        g.sc.n = c->n;
+        g.sc.takes_ms = c->takes_ms;
+        int64_t start = g.f.now;
+        pay_gw_do(&g.r, c->op, &rq, c->once, &r);
+        int ok = r.outcome == c->outcome && r.attempts == g.sc.calls &&
+                 g.sc.calls >= c->calls_min && g.sc.calls <= c->calls_max &&
+                 (c->slept < 0 || g.f.slept == c->slept) &&
+                 g.f.now - start <= g.r.policy.budget_ms &&
+                 pay_breaker_state_now(&g.b) == PAY_BREAKER_CLOSED;
+        /* every attempt gets a timeout worth starting, the first the full one */
+        ok = ok && g.sc.timeouts[0] == 500;
+        for (int k = 0; k < g.sc.calls && k < 16; k++)
+            ok = ok && g.sc.timeouts[k] >= 20 && g.sc.timeouts[k] <= 500;
+        if (!ok) {
+            fprintf(stderr, "\n%s: outcome %d, %d call(s), %d attempt(s), slept %lld\n", c->what,
+                    (int)r.outcome, g.sc.calls, r.attempts, (long long)g.f.slept);
+            CU_FAIL(c->what);
+        }
+        pay_breaker_destroy(&g.b);
+    }
 }
 
 static void test_gw_do_breaker(void)
@@ -515,33 +547,37 @@ static void test_charge_step(void)
 
 static void test_http_parse(void)
 {
+    static const struct {
+        pay_gw_op op;
+        const char *body;
+        pay_gw_outcome outcome;
+        const char *ref, *pix, *reason; /* "": not checked */
+    } good[] = {
+        {PAY_OP_CHARGE, "{\"status\":\"captured\",\"id\":\"ch_1\"}", PAY_GW_CAPTURED, "ch_1", "",
+         ""},
+        {PAY_OP_CHARGE, "{\"status\":\"pending\",\"pix_copy_paste\":\"000201abc\"}", PAY_GW_PENDING,
+         "", "000201abc", ""},
+        {PAY_OP_CHARGE, "{\"status\":\"declined\"}", PAY_GW_DECLINED, "", "", "declined"},
+        {PAY_OP_REFUND, "{\"status\":\"refunded\"}", PAY_GW_REFUNDED, "", "", ""},
+    };
     pay_gw_result r;
-    const char *ok = "{\"status\":\"captured\",\"id\":\"ch_1\"}";
-    memset(&r, 0, sizeof r);
-    CU_ASSERT_EQUAL(pay_http_gw_parse(PAY_OP_CHARGE, ok, strlen(ok), &r), 0);
-    CU_ASSERT_EQUAL(r.outcome, PAY_GW_CAPTURED);
-    CU_ASSERT_STRING_EQUAL(r.gateway_ref, "ch_1");
-    const char *pix = "{\"status\":\"pending\",\"pix_copy_paste\":\"000201abc\"}";
-    memset(&r, 0, sizeof r);
-    CU_ASSERT_EQUAL(pay_http_gw_parse(PAY_OP_CHARGE, pix, strlen(pix), &r), 0);
-    CU_ASSERT_EQUAL(r.outcome, PAY_GW_PENDING);
-    CU_ASSERT_STRING_EQUAL(r.pix_copy_paste, "000201abc");
-    const char *dec = "{\"status\":\"declined\"}";
-    memset(&r, 0, sizeof r);
-    CU_ASSERT_EQUAL(pay_http_gw_parse(PAY_OP_CHARGE, dec, strlen(dec), &r), 0);
-    CU_ASSERT_STRING_EQUAL(r.reason, "declined");
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        memset(&r, 0, sizeof r);
+        CU_ASSERT_EQUAL(pay_http_gw_parse(good[i].op, good[i].body, strlen(good[i].body), &r), 0);
+        CU_ASSERT_EQUAL(r.outcome, good[i].outcome);
+        CU_ASSERT(!*good[i].ref || strcmp(r.gateway_ref, good[i].ref) == 0);
+        CU_ASSERT(!*good[i].pix || strcmp(r.pix_copy_paste, good[i].pix) == 0);
+        CU_ASSERT(!*good[i].reason || strcmp(r.reason, good[i].reason) == 0);
+    }
     const char *bad[] = {"",
                          "[]",
                          "{}",
                          "{\"status\":1}",
                          "{\"status\":\"weird\"}",
-                         "{\"status\":\"refunded\"}",
+                         "{\"status\":\"refunded\"}", /* not an answer to a charge */
                          "not json"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CU_ASSERT_EQUAL(pay_http_gw_parse(PAY_OP_CHARGE, bad[i], strlen(bad[i]), &r), -1);
-    const char *ref = "{\"status\":\"refunded\"}";
-    CU_ASSERT_EQUAL(pay_http_gw_parse(PAY_OP_REFUND, ref, strlen(ref), &r), 0);
-    CU_ASSERT_EQUAL(r.outcome, PAY_GW_REFUNDED);
 }
 
 static int parse_config(const char *text, pay_config *c, char *err, size_t errlen)
@@ -565,7 +601,8 @@ static void test_config(void)
     CU_ASSERT_EQUAL(c.webhook_tolerance_s, 300);
     CU_ASSERT_PTR_NULL(c.webhook_secret);
     pay_config_free(&c);
-    CU_ASSERT_EQUAL(parse_config("{\"gateway\":\"http\",\"gateway_url\":\"http://127.0.0.1:1\","
+    CU_ASSERT_EQUAL(parse_config("{\"$comment\":\"allowed\",\"gateway\":\"http\","
+                                 "\"gateway_url\":\"http://127.0.0.1:1\","
                                  "\"allow_insecure_gateway\":true,\"gateway_timeout_ms\":200,"
                                  "\"retry_budget_ms\":1000,\"webhook_secret\":"
                                  "\"0123456789abcdef\"}",
@@ -574,24 +611,39 @@ static void test_config(void)
     CU_ASSERT_EQUAL(c.gateway, PAY_GW_HTTP);
     CU_ASSERT_STRING_EQUAL(c.gateway_url, "http://127.0.0.1:1");
     pay_config_free(&c);
-    const char *bad[] = {
-        "{\"gateway\":\"paypal\"}",
-        "{\"unknown\":1}",
-        "{\"gateway\":\"http\"}",
-        "{\"gateway\":\"http\",\"gateway_url\":\"http://x\"}",
-        "{\"gateway\":\"http\",\"gateway_url\":\"ftp://x\"}",
-        "{\"gateway\":\"http\",\"gateway_url\":\"https://x/\"}",
-        "{\"gateway_url\":\"https://x\"}",
-        "{\"gateway_timeout_ms\":0}",
-        "{\"gateway_timeout_ms\":\"5000\"}",
-        "{\"retry_max_attempts\":11}",
-        "{\"retry_budget_ms\":100,\"gateway_timeout_ms\":200}",
-        "{\"webhook_secret\":\"short\"}",
-        "{\"breaker_failures\":0}",
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"{\"gateway\":\"paypal\"}", "config.gateway must be \"simulator\" or \"http\""},
+        {"{\"unknown\":1}", "config.unknown: unknown key"},
+        {"{\"gateway\":\"http\"}", "config.gateway_url is required with \"gateway\": \"http\""},
+        {"{\"gateway\":\"http\",\"gateway_url\":\"http://x\"}",
+         "config.gateway_url is http://: use https://, or set allow_insecure_gateway"},
+        {"{\"gateway\":\"http\",\"gateway_url\":\"ftp://x\"}",
+         "config.gateway_url must be an https:// URL"},
+        {"{\"gateway\":\"http\",\"gateway_url\":\"https://x/\"}",
+         "config.gateway_url must not end with \"/\""},
+        {"{\"gateway_url\":\"https://x\"}",
+         "config.gateway_url and gateway_api_key need \"gateway\": \"http\""},
+        {"{\"gateway_timeout_ms\":0}",
+         "config.gateway_timeout_ms must be an integer from 50 to 60000"},
+        {"{\"gateway_timeout_ms\":\"5000\"}",
+         "config.gateway_timeout_ms must be an integer from 50 to 60000"},
+        {"{\"retry_max_attempts\":11}",
+         "config.retry_max_attempts must be an integer from 1 to 10"},
+        {"{\"retry_budget_ms\":100,\"gateway_timeout_ms\":200}",
+         "config.retry_budget_ms must be at least gateway_timeout_ms (one attempt)"},
+        {"{\"webhook_secret\":\"short\"}",
+         "config.webhook_secret must be a string of 16..512 printable characters without spaces"},
+        {"{\"breaker_failures\":0}", "config.breaker_failures must be an integer from 1 to 1000"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        CU_ASSERT_EQUAL(parse_config(bad[i], &c, err, sizeof err), -1);
-        CU_ASSERT(strncmp(err, "config", 6) == 0);
+        err[0] = '\0';
+        CU_ASSERT_EQUAL(parse_config(bad[i].text, &c, err, sizeof err), -1);
+        if (strncmp(err, bad[i].msg, strlen(bad[i].msg)) != 0) {
+            fprintf(stderr, "\n%s -> %s\n", bad[i].text, err);
+            CU_FAIL(bad[i].msg);
+        }
     }
     /* the secret is never quoted */
     CU_ASSERT_EQUAL(parse_config("{\"webhook_secret\":\"s3cr3t value\"}", &c, err, sizeof err), -1);
@@ -612,8 +664,7 @@ int main(void)
     CU_add_test(s, "signature: refusals", test_signature_refusals);
     CU_add_test(s, "card tokens", test_card_tokens);
     CU_add_test(s, "simulator: test tokens", test_simulator_tokens);
-    CU_add_test(s, "gateway: transient answers are retried", test_gw_do_retries_transient);
-    CU_add_test(s, "gateway: the retry budget", test_gw_do_budget);
+    CU_add_test(s, "gateway: retries, answers, the budget, once", test_gw_do_cases);
     CU_add_test(s, "gateway: the breaker", test_gw_do_breaker);
     CU_add_test(s, "create: the next step across re-runs", test_charge_step);
     CU_add_test(s, "http gateway: answers", test_http_parse);

@@ -600,17 +600,18 @@ static void test_config(void)
         const char *text, *msg;
     } bad[] = {
         {"{\"sampler\": {}}", "config.sampler: unknown key"},
-        {"{\"sampling\": {\"rate\": 1.5}}", "config.sampling.rate: must be a number from 0 to 1"},
+        {"{\"sampling\": {\"rate\": 1.5}}", "config.sampling.rate must be a number from 0 to 1"},
         {"{\"sampling\": {\"fixed_target\": -1}}",
-         "config.sampling.fixed_target: must be an integer"},
+         "config.sampling.fixed_target must be an integer"},
         {"{\"sampling\": {\"burst\": 1}}", "config.sampling.burst: unknown key"},
-        {"{\"service_name\": \"\"}", "config.service_name: must be 1 to 200 characters"},
-        {"{\"service_name\": 7}", "config.service_name: must be a string"},
-        {"{\"emf\": {\"enabled\": \"yes\"}}", "config.emf.enabled: must be true or false"},
+        {"{\"service_name\": \"\"}",
+         "config.service_name must be a string of 1..200 printable ASCII characters"},
+        {"{\"service_name\": 7}", "config.service_name must be a string of 1..200"},
+        {"{\"emf\": {\"enabled\": \"yes\"}}", "config.emf.enabled must be a boolean"},
         {"{\"emf\": {\"flush_interval_ms\": 5}}",
-         "config.emf.flush_interval_ms: must be an integer"},
-        {"{\"max_datagram\": 100}", "config.max_datagram: must be an integer"},
-        {"{\"emf\": []}", "config.emf: must be an object"},
+         "config.emf.flush_interval_ms must be an integer"},
+        {"{\"max_datagram\": 100}", "config.max_datagram must be an integer"},
+        {"{\"emf\": []}", "config.emf must be an object"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
