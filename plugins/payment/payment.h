@@ -279,6 +279,16 @@ typedef struct pay_resilient {
 void pay_gw_do(const pay_resilient *r, pay_gw_op op, const pay_gw_request *rq, int once,
                pay_gw_result *out);
 
+/* 1 when a DECLINED result is the gateway refusing the request itself (a
+ * non-2xx answer such as 409 or 422), not a decline of the charge it
+ * reported in a 2xx body.  After an attempt with an unknown outcome such a
+ * refusal is no proof that no money moved (gateway.c). */
+static inline int pay_gw_refusal(const pay_gw_result *r)
+{
+    return r->outcome == PAY_GW_DECLINED && r->http_status != 0 &&
+           (r->http_status < 200 || r->http_status >= 300);
+}
+
 /* ---- the plugin (SDK calls from here on) -------------------------------------- */
 
 #include <bilhetagem/bilhetagem.h>
