@@ -50,6 +50,7 @@
 #define PAY_SIG_HEADER_MAX 1024  /* bytes of an X-Signature header */
 #define PAY_GW_BODY_MAX 65536    /* bytes of a gateway answer we read */
 #define PAY_SIM_MAX_ENTRIES 4096 /* payments the simulator remembers */
+#define PAY_RC_SKIP_MAX 16       /* payments a reconcile run sets aside */
 
 /* ---- configuration (config.c) ----------------------------------------------- */
 
@@ -305,6 +306,11 @@ typedef struct pay_state {
     pay_resilient res;
     bh_counter *captured, *declined, *refunded, *orphaned;
     int curl_ready;
+    /* reconcile.c: payments whose settlement failed the last run's unit;
+     * the next run postpones them and settles the rest.  Only the task
+     * thread touches these. */
+    char rc_skip[PAY_RC_SKIP_MAX][40];
+    size_t rc_nskip;
 } pay_state;
 
 /* traced.c: pay_gw_do in an X-Ray subsegment ("payment-gateway", remote),

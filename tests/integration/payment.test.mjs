@@ -476,3 +476,73 @@ test('a bad payment config stops startup, naming the key and never a secret', as
     assert.ok(!(r.stderr + r.stdout).includes('short secret'));
   }
 });
+
+// ---- regressions (payfix) ------------------------------------------------------------
+
+const paymentOf = async (shop, id) => (await shop.call('GET', `/payments/${id}`, { as: 'admin' })).json;
+
+for (const driver of drivers()) {
+  test(`payment on ${driver}: a capture for an order paid meanwhile is orphaned, not a constraint error`, async (t) => {
+    // a long first check, so the second payment surely pays the order first
+    const shop = await shopWith(t, driver, { payment: { reconcile_interval_ms: 1500 } });
+    // #1 stays pending (three 5xx), #2 pays the order with a new key
+    const order = await placeOrder(shop);
+    const first = await pay(shop, order.id, { method: 'card', card_token: 'tok_fail_4' });
+    assert.equal(first.json.status, 'pending', first.body);
+    const second = await pay(shop, order.id, { method: 'card', card_token: 'tok_approve' });
+    assert.equal(second.json.status, 'captured', second.body);
+    // another pending payment the same runs must settle
+    const other = await placeOrder(shop);
+    const pendingOther = await pay(shop, other.id, { method: 'card', card_token: 'tok_fail_4' });
+    assert.equal(pendingOther.json.status, 'pending', pendingOther.body);
+    // a PIX confirmation for an order a card paid meanwhile: 200 orphaned, not 500
+    const order3 = await placeOrder(shop);
+    const pix = await pay(shop, order3.id, { method: 'pix' });
+    assert.equal((await pay(shop, order3.id, { method: 'card', card_token: 'tok_approve' })).json.status, 'captured');
+    const hook = await webhook(shop, { payment_id: pix.json.id, status: 'captured' });
+    assert.equal(hook.status, 200, hook.body);
+    assert.equal(hook.json.status, 'orphaned');
+    assert.equal(hook.json.orphaned, true);
+    // reconciliation: #1 is orphaned then refunded, the other payment captured
+    await waitFor(async () => (await paymentOf(shop, first.json.id)).status === 'refunded',
+                  { timeoutMs: 10000, what: 'payment #1 to be orphaned and refunded' });
+    assert.equal((await paymentOf(shop, first.json.id)).orphaned, true);
+    await waitFor(async () => (await paymentOf(shop, pendingOther.json.id)).status === 'captured',
+                  { timeoutMs: 10000, what: 'the other pending payment to be captured' });
+    assert.equal(await orderStatus(shop, other.id), 'paid');
+    assert.equal(await orderStatus(shop, order.id), 'paid');
+    assert.equal((await paymentOf(shop, second.json.id)).status, 'captured');
+    await waitFor(async () => (await paymentOf(shop, pix.json.id)).status === 'refunded',
+                  { timeoutMs: 10000, what: 'the orphaned PIX payment to be refunded' });
+    assert.equal(await counter(shop, 'payments_orphaned'), 2);
+  });
+
+  test(`payment on ${driver}: one payment that cannot be settled does not block the others`, async (t) => {
+    // the 5xx of the two tok_fail_4 payments must not open the breaker
+    const shop = await shopWith(t, driver, { payment: { reconcile_interval_ms: 300, breaker_failures: 100 } });
+    const bad = await pay(shop, (await placeOrder(shop)).id, { method: 'card', card_token: 'tok_fail_4' });
+    const good = await pay(shop, (await placeOrder(shop)).id, { method: 'card', card_token: 'tok_fail_4' });
+    assert.equal(bad.json.status, 'pending', bad.body);
+    assert.equal(good.json.status, 'pending', good.body);
+    // any change of the bad payment's status fails in the database
+    const id = bad.json.id;
+    if (driver === 'sqlite') {
+      await shop.sql(`CREATE TRIGGER poison BEFORE UPDATE ON payments WHEN OLD.id = '${id}'
+                      AND NEW.status <> OLD.status BEGIN SELECT RAISE(ABORT, 'poisoned by the test'); END;`);
+    } else {
+      await shop.sql(`CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS
+                      $$ BEGIN RAISE EXCEPTION 'poisoned by the test'; END $$;
+                      CREATE TRIGGER poison BEFORE UPDATE ON payments FOR EACH ROW
+                      WHEN (OLD.id = '${id}' AND NEW.status <> OLD.status) EXECUTE FUNCTION poison();`);
+    }
+    await waitFor(async () => (await paymentOf(shop, good.json.id)).status === 'captured',
+                  { timeoutMs: 10000, what: 'the good payment to be captured despite the bad one' });
+    await shop.server.waitForLine((l) => typeof l.msg === 'string' && l.msg.includes(id) &&
+                                         l.msg.includes('failed to settle'));
+    assert.equal((await paymentOf(shop, id)).status, 'pending');
+    // once the row can be written again, a later run settles it
+    await shop.sql(driver === 'sqlite' ? 'DROP TRIGGER poison' : 'DROP TRIGGER poison ON payments');
+    await waitFor(async () => (await paymentOf(shop, id)).status === 'captured',
+                  { timeoutMs: 15000, what: 'the bad payment to be captured once it can be' });
+  });
+}

@@ -637,8 +637,8 @@ typedef struct status_script {
     int n, calls;
 } status_script;
 
-static void status_scripted(void *self, pay_gw_op op, const pay_gw_request *rq,
-                            int64_t timeout_ms, pay_gw_result *out)
+static void status_scripted(void *self, pay_gw_op op, const pay_gw_request *rq, int64_t timeout_ms,
+                            pay_gw_result *out)
 {
     (void)op;
     (void)rq;
