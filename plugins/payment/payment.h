@@ -15,6 +15,7 @@
  *   http_gw.c    the JSON-over-HTTP gateway, through libcurl
  *   gateway.c    one gateway operation: breaker, timeout, retries
  *   step.c       the create handler's next step, safe across re-runs
+ *   payid.c      the payment id: derived from (sub, order, Idempotency-Key)
  *   --- the files above make no SDK calls: the unit test links them alone
  *   store.c      the payments table: SQL in the caller's unit
  *   settle.c     applying a gateway outcome: capture (the order becomes
@@ -263,6 +264,12 @@ typedef enum pay_step {
     PAY_STEP_RECORD      /* record the answer already in hand */
 } pay_step;
 pay_step pay_charge_step(int payable, int answered, pay_gw_outcome outcome);
+
+/* payid.c: the id (and gateway idempotency key) of the payment that the
+ * caller `sub` makes for `order_id` under Idempotency-Key `key`: a
+ * version-8 UUID from SHA-256 of the three, so a retry of a failed request
+ * with the same key charges under the same id.  0, or -1 (OpenSSL failed). */
+int pay_payment_id(const char *sub, const char *order_id, const char *key, char out[37]);
 
 /* gateway.c: one operation with the breaker, per-attempt timeouts and
  * retries of TRANSIENT outcomes.  The result is the last attempt's; it is

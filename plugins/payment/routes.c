@@ -10,7 +10,10 @@
  * The core may run a handler again after BH_DB_RETRY; the payment's id
  * (the gateway's idempotency key) and the gateway's answer are kept in the
  * request context, so a re-run charges nobody twice and records what the
- * gateway said even if the order moved on meanwhile.
+ * gateway said even if the order moved on meanwhile.  The id itself is
+ * derived from (caller, order, Idempotency-Key) (payid.c), so a client's
+ * retry of a request that failed with a 5xx after a capture reaches the
+ * gateway under the same key, and is not charged twice either.
  */
 #include <stdio.h>
 #include <string.h>
@@ -166,14 +169,23 @@ static int read_input(bh_request *req, const pay_state *st, charge_input *in)
     return 0;
 }
 
-static attempt *the_attempt(bh_request *req)
+/* The request's attempt, made once: every re-run of the handler reuses it.
+ * Its id is derived from (caller, order, Idempotency-Key) (payid.c), so a
+ * retry of a request that failed after the gateway captured - the core
+ * forgets the key of a 5xx - charges under the same idempotency key and
+ * gets the first charge back.  NULL when it cannot be made. */
+static attempt *the_attempt(bh_request *req, const char *sub, const char *order_id)
 {
     attempt *a = bh_req_get(req, ATTEMPT_KEY);
-    if (!a) {
-        a = bh_req_alloc(req, sizeof *a);
-        bh_uuid(a->id); /* once per request: every re-run reuses it */
-        bh_req_set(req, ATTEMPT_KEY, a, NULL);
-    }
+    if (a)
+        return a;
+    const char *key = bh_req_header(req, "Idempotency-Key"); /* the route requires one */
+    a = bh_req_alloc(req, sizeof *a);                        /* zeroed */
+    if (!key)
+        bh_uuid(a->id);
+    else if (pay_payment_id(sub, order_id, key, a->id) != 0)
+        return NULL;
+    bh_req_set(req, ATTEMPT_KEY, a, NULL);
     return a;
 }
 
@@ -216,10 +228,19 @@ static int create_payment(bh_request *req, void *arg)
         not_found(req, "order"); /* another buyer's order is not even confirmed */
         return 0;
     }
+    attempt *a = the_attempt(req, me->sub, o.id);
+    if (!a)
+        return -1;
+    /* the same key's payment already committed (its stored answer was
+     * purged, or the answer was lost): answer with it, charge nothing */
+    pay_payment done;
+    if ((s = pay_store_get(u, a->id, &done)) < 0)
+        return db_failed();
+    if (s == 1)
+        return respond_payment(req, 201, &done);
     int captured = pay_store_order_captured(u, o.id);
     if (captured < 0)
         return db_failed();
-    attempt *a = the_attempt(req);
     const char *why = not_payable(st, &o, in.method, captured);
     switch (pay_charge_step(why == NULL, a->answered, a->result.outcome)) {
     case PAY_STEP_REFUSE:

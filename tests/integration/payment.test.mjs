@@ -479,6 +479,15 @@ test('a bad payment config stops startup, naming the key and never a secret', as
 
 // ---- regressions (payfix) ------------------------------------------------------------
 
+// A trigger that makes every INSERT into payments fail, and its removal.
+const failInserts = (shop, driver) => shop.sql(driver === 'sqlite'
+  ? `CREATE TRIGGER no_insert BEFORE INSERT ON payments BEGIN SELECT RAISE(ABORT, 'failing for the test'); END;`
+  : `CREATE FUNCTION no_insert() RETURNS trigger LANGUAGE plpgsql AS
+     $$ BEGIN RAISE EXCEPTION 'failing for the test'; END $$;
+     CREATE TRIGGER no_insert BEFORE INSERT ON payments FOR EACH ROW EXECUTE FUNCTION no_insert();`);
+const allowInserts = (shop, driver) => shop.sql(driver === 'sqlite' ? 'DROP TRIGGER no_insert'
+  : 'DROP TRIGGER no_insert ON payments');
+
 const paymentOf = async (shop, id) => (await shop.call('GET', `/payments/${id}`, { as: 'admin' })).json;
 
 for (const driver of drivers()) {
@@ -544,5 +553,38 @@ for (const driver of drivers()) {
     await shop.sql(driver === 'sqlite' ? 'DROP TRIGGER poison' : 'DROP TRIGGER poison ON payments');
     await waitFor(async () => (await paymentOf(shop, id)).status === 'captured',
                   { timeoutMs: 15000, what: 'the bad payment to be captured once it can be' });
+  });
+}
+
+for (const driver of drivers()) {
+  test(`payment on ${driver}: a retry after a 5xx that followed a capture charges under the same key`, async (t) => {
+    const gw = await startGateway({});
+    t.after(() => gw.close());
+    const shop = await shopWith(t, driver, {
+      payment: { gateway: 'http', gateway_url: gw.url, allow_insecure_gateway: true,
+                 gateway_timeout_ms: 300, retry_budget_ms: 1200 },
+    });
+    const order = await placeOrder(shop);
+    const key = crypto.randomUUID();
+    const body = { method: 'card', card_token: 'tok_approve' };
+    // the gateway captures, then recording the payment fails: 5xx, nothing kept
+    await failInserts(shop, driver);
+    const failed = await pay(shop, order.id, body, { key });
+    assert.ok(failed.status >= 500, failed.body);
+    assert.equal(await orderStatus(shop, order.id), 'pending_payment');
+    await allowInserts(shop, driver);
+    // the client retries with the same key: the same charge, not a second one
+    const retry = await pay(shop, order.id, body, { key });
+    assert.equal(retry.status, 201, retry.body);
+    assert.equal(retry.json.status, 'captured');
+    const sent = gw.requests.filter((r) => r.method === 'POST' && r.path === '/charges' &&
+                                           r.body.order_id === order.id);
+    assert.equal(sent.length, 2);
+    assert.deepEqual([...new Set(sent.map((r) => r.idempotencyKey))], [retry.json.id]);
+    assert.equal(gw.charges.get(retry.json.id).charged, 1);
+    assert.match(retry.json.id, /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(await orderStatus(shop, order.id), 'paid');
+    // another key is another payment (refused here: the order is paid)
+    assertProblem(await pay(shop, order.id, body), 409, 'order-not-payable');
   });
 }

@@ -598,6 +598,32 @@ static void test_config(void)
     CU_ASSERT_PTR_NULL(strstr(err, "s3cr3t"));
 }
 
+/* ---- the payment id: derived from (sub, order, Idempotency-Key) ------------------------ */
+
+static void test_payment_id(void)
+{
+    char a[37], b[37];
+    CU_ASSERT_EQUAL(pay_payment_id("alice-1", "order-1", "key-1", a), 0);
+    CU_ASSERT_EQUAL(strlen(a), 36);
+    CU_ASSERT_EQUAL(a[8], '-');
+    CU_ASSERT_EQUAL(a[14], '8');                   /* version 8 */
+    CU_ASSERT_PTR_NOT_NULL(strchr("89ab", a[19])); /* the RFC 9562 variant */
+    /* the same three: the same id (a retry reaches the gateway under it) */
+    CU_ASSERT_EQUAL(pay_payment_id("alice-1", "order-1", "key-1", b), 0);
+    CU_ASSERT_STRING_EQUAL(a, b);
+    /* any one different: another id */
+    pay_payment_id("bob-1", "order-1", "key-1", b);
+    CU_ASSERT_STRING_NOT_EQUAL(a, b);
+    pay_payment_id("alice-1", "order-2", "key-1", b);
+    CU_ASSERT_STRING_NOT_EQUAL(a, b);
+    pay_payment_id("alice-1", "order-1", "key-2", b);
+    CU_ASSERT_STRING_NOT_EQUAL(a, b);
+    /* fields are length-prefixed: moving a byte across a boundary changes it */
+    pay_payment_id("ab", "c", "k", a);
+    pay_payment_id("a", "bc", "k", b);
+    CU_ASSERT_STRING_NOT_EQUAL(a, b);
+}
+
 static void payfix_add_tests(CU_pSuite s); /* the tests after main() */
 
 int main(void)
@@ -716,4 +742,5 @@ static void payfix_add_tests(CU_pSuite s)
 {
     CU_add_test(s, "gateway: a refusal after a lost answer leaves it unknown",
                 test_gw_do_refusal_after_transient);
+    CU_add_test(s, "payment id: derived from caller, order and key", test_payment_id);
 }
