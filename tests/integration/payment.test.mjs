@@ -588,3 +588,25 @@ for (const driver of drivers()) {
     assertProblem(await pay(shop, order.id, body), 409, 'order-not-payable');
   });
 }
+
+for (const driver of drivers()) {
+  test(`payment on ${driver}: a webhook naming another currency is refused`, async (t) => {
+    const shop = await shopWith(t, driver);
+    const order = await placeOrder(shop);
+    const pix = await pay(shop, order.id, { method: 'pix' });
+    assert.equal(pix.json.status, 'pending', pix.body);
+    let res = await webhook(shop, { payment_id: pix.json.id, status: 'captured', currency: 'USD' });
+    assertProblem(res, 422, 'validation');
+    assert.deepEqual(res.json.errors.map((e) => e.pointer), ['/currency']);
+    res = await webhook(shop, { payment_id: pix.json.id, status: 'captured', currency: 7 });
+    assertProblem(res, 422, 'validation');
+    assert.deepEqual(res.json.errors.map((e) => e.pointer), ['/currency']);
+    assert.equal((await paymentOf(shop, pix.json.id)).status, 'pending');
+    assert.equal(await orderStatus(shop, order.id), 'pending_payment');
+    // the payment's own currency (and amount) is accepted
+    res = await webhook(shop, { payment_id: pix.json.id, status: 'captured', currency: 'BRL',
+                                amount_cents: order.total_cents });
+    assert.equal(res.status, 200, res.body);
+    assert.equal(res.json.status, 'captured');
+  });
+}
