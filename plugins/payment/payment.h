@@ -375,6 +375,12 @@ json_t *pay_payment_json(const pay_payment *p);
  * payment is orphaned when it cannot), events and counters follow.  *p is
  * completed (status, timestamps).  BH_DB_OK or a negative status. */
 int pay_settle_new(pay_state *st, bh_unit *u, pay_payment *p, const pay_gw_result *r);
+/* A new "free" payment (amount 0, no gateway) for an order whose total is
+ * 0: the order becomes paid, "payment.captured" is published and counted.
+ * BH_DB_OK, PAY_FREE_REFUSED when the order refused (nothing stored), or a
+ * negative status. */
+#define PAY_FREE_REFUSED 1
+int pay_settle_free(pay_state *st, bh_unit *u, pay_payment *p);
 /* A pending payment the gateway now reports captured (webhook, reconcile):
  * 1 done, 0 it was not pending any more (a duplicate: nothing changed),
  * or a negative status.  *p is updated. */

@@ -125,6 +125,22 @@ int pay_settle_new(pay_state *st, bh_unit *u, pay_payment *p, const pay_gw_resul
     return BH_DB_OK;
 }
 
+int pay_settle_free(pay_state *st, bh_unit *u, pay_payment *p)
+{
+    int64_t now = bh_time_ms();
+    int s = order_takes(st, u, p);
+    if (s < 0)
+        return s;
+    if (s != BH_ORDERS_OK)
+        return PAY_FREE_REFUSED; /* no money moved: nothing to keep */
+    p->status = "captured";
+    p->created_at_ms = p->updated_at_ms = p->captured_at_ms = now;
+    if ((s = pay_store_insert(u, p, 0)) != BH_DB_OK)
+        return s;
+    bh_unit_count(u, st->captured, 1);
+    return publish(u, "payment.captured", p, NULL);
+}
+
 /* Lock the payment's order (the order's row first, as the create route
  * does: one lock order everywhere), then read the payment again: 1 when it
  * is still pending (*cur filled), 0 when it moved on, or a negative status. */

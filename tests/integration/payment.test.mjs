@@ -610,3 +610,53 @@ for (const driver of drivers()) {
     assert.equal(res.json.status, 'captured');
   });
 }
+
+for (const driver of drivers()) {
+  test(`payment on ${driver}: a free order is paid with method free, without a gateway`, async (t) => {
+    const shop = await shopWith(t, driver);
+    const ev = await shop.call('POST', '/events', {
+      as: 'admin',
+      body: { name: 'Free show', venue: 'Park', starts_at: '2030-01-01T20:00:00Z', currency: 'BRL',
+              ticket_types: [{ name: 'Lawn', price_cents: 0, capacity: 100 }] },
+    });
+    assert.equal(ev.status, 201, ev.body);
+    const res = await shop.call('POST', '/orders', {
+      as: 'alice', key: true, body: { items: [{ ticket_type_id: ev.json.ticket_types[0].id, quantity: 2 }] },
+    });
+    assert.equal(res.status, 201, res.body);
+    const free = res.json;
+    assert.equal(free.total_cents, 0);
+    // card and pix are refused for a zero total; free is refused for anything else
+    let r = await pay(shop, free.id, { method: 'card', card_token: 'tok_approve' });
+    assertProblem(r, 422, 'validation');
+    assert.deepEqual(r.json.errors.map((e) => e.pointer), ['/method']);
+    assertProblem(await pay(shop, free.id, { method: 'pix' }), 422, 'validation');
+    r = await pay(shop, free.id, { method: 'free', card_token: 'tok_approve' });
+    assertProblem(r, 422, 'validation');
+    assert.deepEqual(r.json.errors.map((e) => e.pointer), ['/card_token']);
+    const priced = await placeOrder(shop);
+    r = await pay(shop, priced.id, { method: 'free' });
+    assertProblem(r, 422, 'validation');
+    assert.deepEqual(r.json.errors.map((e) => e.pointer), ['/method']);
+    assert.equal(await orderStatus(shop, priced.id), 'pending_payment');
+    // free: captured at once, amount 0, the order paid, counted
+    const before = await counter(shop, 'payments_captured');
+    const paid = await pay(shop, free.id, { method: 'free' });
+    assert.equal(paid.status, 201, paid.body);
+    assert.equal(paid.json.method, 'free');
+    assert.equal(paid.json.status, 'captured');
+    assert.equal(paid.json.amount_cents, 0);
+    assert.equal(paid.json.currency, 'BRL');
+    assert.equal(await orderStatus(shop, free.id), 'paid');
+    assert.equal(await counter(shop, 'payments_captured'), before + 1);
+    const tickets = await shop.call('GET', `/orders/${free.id}/tickets`, { as: 'alice' });
+    assert.equal(tickets.json.items.length, 2);
+    // once only
+    assertProblem(await pay(shop, free.id, { method: 'free' }), 409, 'order-not-payable');
+    // an admin refund needs no gateway either
+    const refund = await shop.call('POST', `/payments/${paid.json.id}/refund`, { as: 'admin' });
+    assert.equal(refund.status, 200, refund.body);
+    assert.equal(refund.json.status, 'refunded');
+    assert.equal(await orderStatus(shop, free.id), 'refunded');
+  });
+}
