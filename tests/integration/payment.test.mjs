@@ -660,3 +660,38 @@ for (const driver of drivers()) {
     assert.equal(await orderStatus(shop, free.id), 'refunded');
   });
 }
+
+for (const driver of drivers()) {
+  test(`payment on ${driver}: a refund whose recording failed is healed by the admin's retry`, async (t) => {
+    const gw = await startGateway({});
+    t.after(() => gw.close());
+    const shop = await shopWith(t, driver, {
+      payment: { gateway: 'http', gateway_url: gw.url, allow_insecure_gateway: true,
+                 gateway_timeout_ms: 300, retry_budget_ms: 1200 },
+    });
+    const order = await placeOrder(shop);
+    const paid = await pay(shop, order.id, { method: 'card', card_token: 'tok_approve' });
+    assert.equal(paid.json.status, 'captured', paid.body);
+    // the gateway refunds, then recording it fails: 5xx, the payment still reads captured
+    const id = paid.json.id;
+    await shop.sql(driver === 'sqlite'
+      ? `CREATE TRIGGER no_refund BEFORE UPDATE ON payments WHEN NEW.status = 'refunded'
+         BEGIN SELECT RAISE(ABORT, 'failing for the test'); END;`
+      : `CREATE FUNCTION no_refund() RETURNS trigger LANGUAGE plpgsql AS
+         $$ BEGIN RAISE EXCEPTION 'failing for the test'; END $$;
+         CREATE TRIGGER no_refund BEFORE UPDATE ON payments FOR EACH ROW
+         WHEN (NEW.status = 'refunded') EXECUTE FUNCTION no_refund();`);
+    const failed = await shop.call('POST', `/payments/${id}/refund`, { as: 'admin' });
+    assert.ok(failed.status >= 500, failed.body);
+    assert.equal((await paymentOf(shop, id)).status, 'captured');
+    await shop.sql(driver === 'sqlite' ? 'DROP TRIGGER no_refund' : 'DROP TRIGGER no_refund ON payments');
+    // the admin retries: the same gateway key, and this time it is recorded
+    const healed = await shop.call('POST', `/payments/${id}/refund`, { as: 'admin' });
+    assert.equal(healed.status, 200, healed.body);
+    assert.equal(healed.json.status, 'refunded');
+    assert.equal(await orderStatus(shop, order.id), 'refunded');
+    const refunds = gw.requests.filter((r) => r.path === `/charges/${id}/refund`);
+    assert.equal(refunds.length, 2);
+    for (const r of refunds) assert.equal(r.idempotencyKey, `${id}:refund`);
+  });
+}
