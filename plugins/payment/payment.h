@@ -313,10 +313,12 @@ typedef struct pay_state {
     pay_resilient res;
     bh_counter *captured, *declined, *refunded, *orphaned;
     int curl_ready;
-    /* reconcile.c: payments whose settlement failed the last run's unit;
-     * the next run postpones them and settles the rest.  Only the task
-     * thread touches these. */
+    /* reconcile.c: payments whose settlement failed a run's unit, oldest
+     * first; the next runs postpone them and settle the rest, and an entry
+     * goes once a run that postponed it committed.  Only the task thread
+     * touches these. */
     char rc_skip[PAY_RC_SKIP_MAX][40];
+    int rc_postponed[PAY_RC_SKIP_MAX]; /* postponed by the current run */
     size_t rc_nskip;
 } pay_state;
 

@@ -24,11 +24,13 @@
  *
  * One bad row must not block the rest: the unit fails as a whole on any
  * database error, so when settling a payment fails the run logs it and
- * remembers its id (pay_state.rc_skip); the next run postpones that payment
- * (its next_check_at moves on, with backoff), leaves it out and settles the
- * others.  Every change is a conditional update (settle.c), so several nodes
+ * remembers its id (pay_state.rc_skip); the next runs postpone that payment
+ * (its next_check_at moves on, with backoff), leave it out and settle the
+ * others.  It is forgotten once a run that postponed it committed; until
+ * then (another bad row may fail that run too) it stays set aside.  Every change is a conditional update (settle.c), so several nodes
  * may run the task at once.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,23 +55,44 @@ static int64_t next_check(const pay_state *st, const pay_payment *p, int64_t now
     return now + (d < PAY_CHECK_MAX_DELAY_MS ? d : PAY_CHECK_MAX_DELAY_MS);
 }
 
-/* 1 when the last run failed settling payment `id`: set it aside (once). */
-static int take_skipped(pay_state *st, const char *id)
+/* 1 when a run failed settling payment `id` and no run since postponed it
+ * and committed: it is set aside (marked postponed by this run). */
+static int set_aside(pay_state *st, const char *id)
 {
     for (size_t i = 0; i < st->rc_nskip; i++)
         if (!strcmp(st->rc_skip[i], id)) {
-            memmove(st->rc_skip[i], st->rc_skip[i + 1],
-                    (st->rc_nskip - i - 1) * sizeof st->rc_skip[0]);
-            st->rc_nskip--;
+            st->rc_postponed[i] = 1;
             return 1;
         }
     return 0;
 }
 
-static void remember_failed(pay_state *st, const char *id)
+static void remove_skip(pay_state *st, size_t i)
 {
-    if (st->rc_nskip < PAY_RC_SKIP_MAX)
-        strcpy(st->rc_skip[st->rc_nskip++], id); /* ids are < 40 bytes (pay_store_due) */
+    st->rc_nskip--;
+    memmove(st->rc_skip + i, st->rc_skip + i + 1, (st->rc_nskip - i) * sizeof st->rc_skip[0]);
+    memmove(st->rc_postponed + i, st->rc_postponed + i + 1,
+            (st->rc_nskip - i) * sizeof st->rc_postponed[0]);
+}
+
+/* The run ends: when it committed, the payments it postponed are dealt
+ * with (their next check moved on).  When it failed, that postponing was
+ * rolled back too: they stay set aside, and `failed` (or NULL) joins them,
+ * the oldest entry making room. */
+static void end_run(pay_state *st, int committed, const char *failed)
+{
+    for (size_t i = st->rc_nskip; i-- > 0;) {
+        if (committed && st->rc_postponed[i])
+            remove_skip(st, i);
+        else
+            st->rc_postponed[i] = 0;
+    }
+    if (!failed)
+        return;
+    if (st->rc_nskip == PAY_RC_SKIP_MAX)
+        remove_skip(st, 0);
+    snprintf(st->rc_skip[st->rc_nskip], sizeof st->rc_skip[0], "%s", failed);
+    st->rc_postponed[st->rc_nskip++] = 0;
 }
 
 /* Phase 1, reading: the due payments of one kind into items[*n..].  A
@@ -89,9 +112,9 @@ static int load(pay_state *st, bh_unit *u, const char *kind, int64_t now, rc_ite
             return s;
         if (s == 0 || strcmp(it->p.status, kind))
             continue;
-        if (take_skipped(st, it->p.id)) {
+        if (set_aside(st, it->p.id)) {
             bh_log(st->ctx, BH_LOG_ERROR,
-                   "reconcile: payment %s of order %s failed to settle in the last run; set "
+                   "reconcile: payment %s of order %s failed to settle in an earlier run; set "
                    "aside until its next check",
                    it->p.id, it->p.order_id);
             if ((s = pay_store_postpone(u, it->p.id, next_check(st, &it->p, now))) != BH_DB_OK)
@@ -166,37 +189,37 @@ int pay_reconcile(bh_unit *u, void *arg)
     pay_state *st = arg;
     int64_t started = bh_time_ms();
     size_t n = 0;
+    const char *failed = NULL; /* the payment whose settlement failed the run */
     rc_item *items = calloc(2 * (size_t)st->cfg.reconcile_batch, sizeof *items);
     if (!items)
         return -1;
     int s = load(st, u, "pending", started, items, &n);
     if (s == BH_DB_OK)
         s = load(st, u, "orphaned", started, items, &n);
-    if (s != BH_DB_OK) {
-        free(items);
-        return -1;
-    }
-    ask(st, u, items, n, started);
-    int64_t now = bh_time_ms();
-    for (size_t i = 0; i < n && s >= 0; i++) {
-        rc_item *it = &items[i];
-        if (!it->asked)
-            continue;
-        int pending = !strcmp(it->p.status, "pending");
-        s = pending ? settle_pending(st, u, &it->p, &it->r, now)
-                    : settle_orphan(st, u, &it->p, &it->r, now);
-        if (s > 0 && pending)
-            bh_log(st->ctx, BH_LOG_INFO, "reconciled payment %s of order %s: %s", it->p.id,
-                   it->p.order_id, it->p.status);
-        if (s < 0 && s != BH_DB_RETRY && s != BH_DB_UNAVAILABLE) {
-            /* this row, not the database: set it aside for the next run */
-            bh_log(st->ctx, BH_LOG_ERROR,
-                   "reconcile: settling payment %s of order %s failed (%s); the run is rolled "
-                   "back and the next one sets it aside",
-                   it->p.id, it->p.order_id, bh_db_error(u));
-            remember_failed(st, it->p.id);
+    if (s == BH_DB_OK) {
+        ask(st, u, items, n, started);
+        int64_t now = bh_time_ms();
+        for (size_t i = 0; i < n && s >= 0; i++) {
+            rc_item *it = &items[i];
+            if (!it->asked)
+                continue;
+            int pending = !strcmp(it->p.status, "pending");
+            s = pending ? settle_pending(st, u, &it->p, &it->r, now)
+                        : settle_orphan(st, u, &it->p, &it->r, now);
+            if (s > 0 && pending)
+                bh_log(st->ctx, BH_LOG_INFO, "reconciled payment %s of order %s: %s", it->p.id,
+                       it->p.order_id, it->p.status);
+            if (s < 0 && s != BH_DB_RETRY && s != BH_DB_UNAVAILABLE) {
+                /* this row, not the database: set it aside from now on */
+                bh_log(st->ctx, BH_LOG_ERROR,
+                       "reconcile: settling payment %s of order %s failed (%s); the run is "
+                       "rolled back and the next runs set it aside",
+                       it->p.id, it->p.order_id, bh_db_error(u));
+                failed = it->p.id;
+            }
         }
     }
+    end_run(st, s >= 0, failed); /* copies `failed`: it points into the unit's rows */
     free(items);
     return s < 0 ? -1 : 0;
 }
