@@ -48,9 +48,10 @@ static int parse_event(const inv_state *st, const bh_event *ev, pay_event *pe)
     if (!pe->currency)
         pe->currency = "BRL"; /* the project's default currency */
     if (!pe->payment_id || !pe->order_id || !json_is_integer(amount) ||
-        json_integer_value(amount) <= 0 || !inv_is_currency(pe->currency)) {
+        json_integer_value(amount) < 0 || !inv_is_currency(pe->currency)) {
         bh_log(st->ctx, BH_LOG_ERROR,
-               "%s event %s: data lacks payment_id, order_id, a positive amount_cents or a"
+               "%s event %s: data lacks payment_id, order_id, an amount_cents >= 0 (0: a free "
+               "order) or a"
                " currency",
                bh_event_type(ev), bh_event_id(ev));
         return -1;

@@ -4,7 +4,7 @@
 # ORDER_PURE_SRC makes no SDK call but bh_json_pointer: linked again into
 # tests/unit/test_order with $(SDK_PURE_SRC) alone.
 ORDER_PURE_SRC = plugins/order/order.h plugins/order/state.c plugins/order/pricing.c \
-	plugins/order/request.c
+	plugins/order/request.c plugins/order/sequence.c
 plugin_PROGRAMS += plugins/order.so
 plugins_order_so_SOURCES = $(ORDER_PURE_SRC) plugins/order/order_plugin.h \
 	plugins/order/openapi.h plugins/order/openapi.c plugins/order/store.c \

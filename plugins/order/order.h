@@ -99,4 +99,13 @@ int order_request_parse(const json_t *body, order_request *out, json_t **errors)
 /* "/items/3" or "/products/0" for a line, into buf. */
 void order_line_pointer(bh_order_line_kind kind, size_t index, char *buf, size_t len);
 
+/* ---- sequence.c: the order in which an order's lines lock catalog rows ---- */
+
+/* seq[0..n) = the indexes of lines[0..n), sorted by (kind, ref_id) bytewise
+ * (stable).  Every catalog call (hold, release, commit, unsell) goes in this
+ * order, so two transactions touching the same rows lock them in the same
+ * order and cannot deadlock on PostgreSQL.  The lines themselves keep the
+ * buyer's order. */
+void order_lock_sequence(const bh_order_line *const *lines, size_t n, size_t *seq);
+
 #endif

@@ -89,10 +89,10 @@ typedef enum order_holds_op {
  * the lines already done roll back with it. */
 int order_holds_apply(const order_plugin *p, bh_unit *unit, order_holds_op op,
                       const order_line_rec *lines, size_t n, size_t *failed);
-/* order_holds_apply for an order whose lines the catalog must know (commit
- * on paid, unsell on refund, release on cancel or expiry): a refusal is
- * logged as the books disagreeing.  0, a positive catalog status or a
- * negative bh_db_status. */
+/* Move every line of an order whose lines the catalog must know (commit on
+ * paid, unsell on refund, release on cancel or expiry), in lock order, on
+ * past a refusal; each refusal is logged as the books disagreeing.  0, the
+ * first positive catalog status, or a negative bh_db_status. */
 int order_holds_settle(const order_plugin *p, bh_unit *unit, const char *order_id,
                        order_holds_op op, const order_line_rec *lines, size_t n);
 /* Release an order's holds after pending_payment -> expired | cancelled:

@@ -244,7 +244,7 @@ int order_store_expired_ids(bh_unit *unit, int64_t now_ms, char (*ids)[40], size
     *n = 0;
     bh_db_status st = bh_db_query(unit,
                                   "SELECT id FROM orders WHERE status = 'pending_payment'"
-                                  " AND expires_at_ms <= $1 ORDER BY expires_at_ms LIMIT $2",
+                                  " AND expires_at_ms <= $1 ORDER BY expires_at_ms, id LIMIT $2",
                                   p, 2, &rows);
     if (st != BH_DB_OK)
         return st;

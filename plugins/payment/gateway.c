@@ -10,6 +10,13 @@
  * outcome and never charges twice.  Declines and captures are successes as
  * far as the breaker is concerned: the gateway is healthy.
  *
+ * Once an attempt came back TRANSIENT, that attempt may have reached the
+ * gateway and moved money.  A later refusal that is not a real answer (a
+ * 4xx such as 409 "key in use" or 422, classified DECLINED with a non-2xx
+ * http_status) then says nothing about the first attempt: the operation's
+ * outcome stays unknown (TRANSIENT: the payment is kept pending and
+ * reconciled), never a final decline.
+ *
  * Also the real environment (clock, sleep, random bits) the plugin runs
  * with; the unit test passes a fake one.
  */
@@ -57,7 +64,7 @@ void pay_gw_do(const pay_resilient *r, pay_gw_op op, const pay_gw_request *rq, i
 {
     const pay_env *env = r->env;
     int64_t start = env->now_ms(env->arg), delay, timeout;
-    int done = 0;
+    int done = 0, unknown = 0; /* unknown: an attempt came back TRANSIENT */
     memset(out, 0, sizeof *out);
     out->outcome = PAY_GW_TRANSIENT;
     while ((!once || done == 0) && pay_retry_next(&r->policy, done, env->now_ms(env->arg) - start,
@@ -79,6 +86,15 @@ void pay_gw_do(const pay_resilient *r, pay_gw_op op, const pay_gw_request *rq, i
             pay_breaker_failure(r->breaker);
         else
             pay_breaker_success(r->breaker);
+        if (unknown && one.outcome == PAY_GW_DECLINED && pay_gw_refusal(&one)) {
+            /* the gateway answered, but about the key, not the charge: an
+             * earlier attempt may still have captured.  Keep asking while
+             * the budget lasts; if nothing better comes, unknown. */
+            one.outcome = PAY_GW_TRANSIENT;
+            one.reason[0] = '\0';
+        }
+        if (one.outcome == PAY_GW_TRANSIENT)
+            unknown = 1;
         *out = one;
         out->attempts = done;
         if (one.outcome != PAY_GW_TRANSIENT)

@@ -6,7 +6,7 @@
 PAYMENT_CORE_SRC = plugins/payment/payment.h plugins/payment/config.c \
 	plugins/payment/retry.c plugins/payment/breaker.c plugins/payment/signature.c \
 	plugins/payment/token.c plugins/payment/simulator.c plugins/payment/http_gw.c \
-	plugins/payment/gateway.c plugins/payment/step.c
+	plugins/payment/gateway.c plugins/payment/step.c plugins/payment/payid.c
 PAYMENT_DEPS_CFLAGS = $(JANSSON_CFLAGS) $(LIBCURL_CFLAGS) $(OPENSSL_CFLAGS)
 PAYMENT_DEPS_LIBS = $(LIBCURL_LIBS) $(OPENSSL_LIBS) $(JANSSON_LIBS) -lpthread
 

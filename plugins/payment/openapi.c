@@ -9,7 +9,7 @@
     "\"amount_cents\",\"currency\",\"created_at\"],\"properties\":{"                               \
     "\"id\":{\"type\":\"string\",\"format\":\"uuid\"},"                                            \
     "\"order_id\":{\"type\":\"string\"},"                                                          \
-    "\"method\":{\"type\":\"string\",\"enum\":[\"card\",\"pix\"]},"                                \
+    "\"method\":{\"type\":\"string\",\"enum\":[\"card\",\"pix\",\"free\"]},"                       \
     "\"status\":{\"type\":\"string\",\"enum\":[\"pending\",\"captured\",\"declined\","             \
     "\"refunded\",\"orphaned\"]},"                                                                 \
     "\"amount_cents\":{\"type\":\"integer\"},"                                                     \
@@ -29,10 +29,11 @@ const char pay_doc_create[] =
     "authorized and captured at once: 201 with status captured (the order is paid), declined "
     "(the order stays pending: try another card) or pending (the gateway did not answer in "
     "time: reconciled later). PIX answers pending with pix_copy_paste until the gateway's "
-    "webhook confirms.\","
+    "webhook confirms. An order whose total_cents is 0 is paid with method free (no gateway, "
+    "captured at once); card and pix are refused with 422 for it, free for any other.\","
     "\"requestBody\":{\"required\":true,\"content\":{\"application/json\":{\"schema\":{"
     "\"type\":\"object\",\"required\":[\"method\"],\"additionalProperties\":false,"
-    "\"properties\":{\"method\":{\"type\":\"string\",\"enum\":[\"card\",\"pix\"]},"
+    "\"properties\":{\"method\":{\"type\":\"string\",\"enum\":[\"card\",\"pix\",\"free\"]},"
     "\"card_token\":{\"type\":\"string\",\"maxLength\":128}}}}}},"
     "\"responses\":{\"201\":{\"description\":\"The payment attempt\",\"content\":" PAYMENT_JSON
     "},\"404\":" PROBLEM ",\"409\":" PROBLEM ",\"422\":" PROBLEM ",\"503\":" PROBLEM "}}";

@@ -15,6 +15,7 @@
  *   http_gw.c    the JSON-over-HTTP gateway, through libcurl
  *   gateway.c    one gateway operation: breaker, timeout, retries
  *   step.c       the create handler's next step, safe across re-runs
+ *   payid.c      the payment id: derived from (sub, order, Idempotency-Key)
  *   --- the files above make no SDK calls but config.c's readers
  *       (bilhetagem/config.h): the unit test links them with those alone
  *   store.c      the payments table: SQL in the caller's unit
@@ -51,6 +52,7 @@
 #define PAY_SIG_HEADER_MAX 1024  /* bytes of an X-Signature header */
 #define PAY_GW_BODY_MAX 65536    /* bytes of a gateway answer we read */
 #define PAY_SIM_MAX_ENTRIES 4096 /* payments the simulator remembers */
+#define PAY_RC_SKIP_MAX 16       /* payments a reconcile run sets aside */
 
 /* ---- configuration (config.c) ----------------------------------------------- */
 
@@ -264,6 +266,12 @@ typedef enum pay_step {
 } pay_step;
 pay_step pay_charge_step(int payable, int answered, pay_gw_outcome outcome);
 
+/* payid.c: the id (and gateway idempotency key) of the payment that the
+ * caller `sub` makes for `order_id` under Idempotency-Key `key`: a
+ * version-8 UUID from SHA-256 of the three, so a retry of a failed request
+ * with the same key charges under the same id.  0, or -1 (OpenSSL failed). */
+int pay_payment_id(const char *sub, const char *order_id, const char *key, char out[37]);
+
 /* gateway.c: one operation with the breaker, per-attempt timeouts and
  * retries of TRANSIENT outcomes.  The result is the last attempt's; it is
  * UNAVAILABLE only when the breaker refused before any attempt was made,
@@ -279,6 +287,16 @@ typedef struct pay_resilient {
 
 void pay_gw_do(const pay_resilient *r, pay_gw_op op, const pay_gw_request *rq, int once,
                pay_gw_result *out);
+
+/* 1 when a DECLINED result is the gateway refusing the request itself (a
+ * non-2xx answer such as 409 or 422), not a decline of the charge it
+ * reported in a 2xx body.  After an attempt with an unknown outcome such a
+ * refusal is no proof that no money moved (gateway.c). */
+static inline int pay_gw_refusal(const pay_gw_result *r)
+{
+    return r->outcome == PAY_GW_DECLINED && r->http_status != 0 &&
+           (r->http_status < 200 || r->http_status >= 300);
+}
 
 /* ---- the plugin (SDK calls from here on) -------------------------------------- */
 
@@ -296,6 +314,13 @@ typedef struct pay_state {
     pay_resilient res;
     bh_counter *captured, *declined, *refunded, *orphaned;
     int curl_ready;
+    /* reconcile.c: payments whose settlement failed a run's unit, oldest
+     * first; the next runs postpone them and settle the rest, and an entry
+     * goes once a run that postponed it committed.  Only the task thread
+     * touches these. */
+    char rc_skip[PAY_RC_SKIP_MAX][40];
+    int rc_postponed[PAY_RC_SKIP_MAX]; /* postponed by the current run */
+    size_t rc_nskip;
 } pay_state;
 
 /* traced.c: pay_gw_do in an X-Ray subsegment ("payment-gateway", remote),
@@ -353,6 +378,12 @@ json_t *pay_payment_json(const pay_payment *p);
  * payment is orphaned when it cannot), events and counters follow.  *p is
  * completed (status, timestamps).  BH_DB_OK or a negative status. */
 int pay_settle_new(pay_state *st, bh_unit *u, pay_payment *p, const pay_gw_result *r);
+/* A new "free" payment (amount 0, no gateway) for an order whose total is
+ * 0: the order becomes paid, "payment.captured" is published and counted.
+ * BH_DB_OK, PAY_FREE_REFUSED when the order refused (nothing stored), or a
+ * negative status. */
+#define PAY_FREE_REFUSED 1
+int pay_settle_free(pay_state *st, bh_unit *u, pay_payment *p);
 /* A pending payment the gateway now reports captured (webhook, reconcile):
  * 1 done, 0 it was not pending any more (a duplicate: nothing changed),
  * or a negative status.  *p is updated. */

@@ -10,7 +10,10 @@
  * The core may run a handler again after BH_DB_RETRY; the payment's id
  * (the gateway's idempotency key) and the gateway's answer are kept in the
  * request context, so a re-run charges nobody twice and records what the
- * gateway said even if the order moved on meanwhile.
+ * gateway said even if the order moved on meanwhile.  The id itself is
+ * derived from (caller, order, Idempotency-Key) (payid.c), so a client's
+ * retry of a request that failed with a 5xx after a capture reaches the
+ * gateway under the same key, and is not charged twice either.
  */
 #include <stdio.h>
 #include <string.h>
@@ -111,8 +114,13 @@ static int read_input(bh_request *req, const pay_state *st, charge_input *in)
     const json_t *m = json_object_get(body, "method");
     const json_t *t = json_object_get(body, "card_token");
     if (!json_is_string(m) ||
-        (strcmp(json_string_value(m), "card") && strcmp(json_string_value(m), "pix"))) {
-        bh_problem_field(&errors, "/method", "must be \"card\" or \"pix\"");
+        (strcmp(json_string_value(m), "card") && strcmp(json_string_value(m), "pix") &&
+         strcmp(json_string_value(m), "free"))) {
+        bh_problem_field(&errors, "/method", "must be \"card\", \"pix\" or \"free\"");
+    } else if (!strcmp(json_string_value(m), "free")) {
+        in->method = "free";
+        if (t)
+            bh_problem_field(&errors, "/card_token", "is not used with free");
     } else if (!strcmp(json_string_value(m), "card")) {
         in->method = "card";
         if (!t) {
@@ -141,14 +149,23 @@ static int read_input(bh_request *req, const pay_state *st, charge_input *in)
     return 0;
 }
 
-static attempt *the_attempt(bh_request *req)
+/* The request's attempt, made once: every re-run of the handler reuses it.
+ * Its id is derived from (caller, order, Idempotency-Key) (payid.c), so a
+ * retry of a request that failed after the gateway captured - the core
+ * forgets the key of a 5xx - charges under the same idempotency key and
+ * gets the first charge back.  NULL when it cannot be made. */
+static attempt *the_attempt(bh_request *req, const char *sub, const char *order_id)
 {
     attempt *a = bh_req_get(req, ATTEMPT_KEY);
-    if (!a) {
-        a = bh_req_alloc(req, sizeof *a);
-        bh_uuid(a->id); /* once per request: every re-run reuses it */
-        bh_req_set(req, ATTEMPT_KEY, a, NULL);
-    }
+    if (a)
+        return a;
+    const char *key = bh_req_header(req, "Idempotency-Key"); /* the route requires one */
+    a = bh_req_alloc(req, sizeof *a);                        /* zeroed */
+    if (!key)
+        bh_uuid(a->id);
+    else if (pay_payment_id(sub, order_id, key, a->id) != 0)
+        return NULL;
+    bh_req_set(req, ATTEMPT_KEY, a, NULL);
     return a;
 }
 
@@ -160,14 +177,39 @@ static const char *not_payable(const pay_state *st, const bh_order_info *o, cons
         return "the order is not awaiting payment";
     if (has_capture)
         return "the order already has a captured payment";
-    if (o->total_cents <= 0)
-        return "the order has nothing to charge";
     /* a card charge may take the whole retry budget: the hold must outlast
      * it, or the money could arrive for seats already released */
     int64_t margin = !strcmp(method, "card") ? st->cfg.retry_budget_ms : 0;
     if (o->expires_at_ms <= bh_time_ms() + margin)
         return "the order's hold has expired or expires before a charge could complete";
     return NULL;
+}
+
+/* method "free": an order whose total is 0 is paid at once, without any
+ * gateway (no money moves, so there is nothing to keep if the order cannot
+ * take it: 409 and nothing is stored). */
+static int pay_free(pay_state *st, bh_request *req, const bh_order_info *o, const attempt *a,
+                    const char *why)
+{
+    pay_payment p = {
+        .id = a->id,
+        .order_id = o->id,
+        .user_sub = o->user_sub,
+        .method = "free",
+        .amount_cents = 0,
+        .currency = o->currency,
+        .gateway = "none",
+    };
+    int s = why ? PAY_FREE_REFUSED : pay_settle_free(st, bh_req_unit(req), &p);
+    if (s < 0)
+        return db_failed();
+    if (s == PAY_FREE_REFUSED) {
+        bh_resp_problem(req, 409, "order-not-payable", NULL, "%s",
+                        why ? why : "the order is not awaiting payment");
+        return 0;
+    }
+    bh_req_log(req, BH_LOG_INFO, "payment %s of order %s: free, captured", p.id, o->id);
+    return respond_payment(req, 201, &p);
 }
 
 static int create_payment(bh_request *req, void *arg)
@@ -191,11 +233,32 @@ static int create_payment(bh_request *req, void *arg)
         not_found(req, "order"); /* another buyer's order is not even confirmed */
         return 0;
     }
+    /* a free order is paid with "free", anything else with card or pix */
+    int is_free = !strcmp(in.method, "free");
+    if (is_free != (o.total_cents == 0)) {
+        json_t *errors = NULL;
+        bh_problem_field(&errors, "/method",
+                         is_free ? "free is only for an order whose total_cents is 0"
+                                 : "the order's total_cents is 0: pay it with method free");
+        bh_resp_problem_fields(req, 422, "Invalid payment", errors);
+        return 0;
+    }
+    attempt *a = the_attempt(req, me->sub, o.id);
+    if (!a)
+        return -1;
+    /* the same key's payment already committed (its stored answer was
+     * purged, or the answer was lost): answer with it, charge nothing */
+    pay_payment done;
+    if ((s = pay_store_get(u, a->id, &done)) < 0)
+        return db_failed();
+    if (s == 1)
+        return respond_payment(req, 201, &done);
     int captured = pay_store_order_captured(u, o.id);
     if (captured < 0)
         return db_failed();
-    attempt *a = the_attempt(req);
     const char *why = not_payable(st, &o, in.method, captured);
+    if (is_free)
+        return pay_free(st, req, &o, a, why);
     switch (pay_charge_step(why == NULL, a->answered, a->result.outcome)) {
     case PAY_STEP_REFUSE:
         bh_resp_problem(req, 409, "order-not-payable", NULL, "%s",
@@ -292,7 +355,10 @@ static int refund_payment(bh_request *req, void *arg)
     }
     pay_gw_request rq = {p.id, p.order_id, p.method, NULL, p.amount_cents, p.currency, NULL};
     pay_gw_result r;
-    pay_gw_traced(st, u, PAY_OP_REFUND, &rq, 0, &r);
+    memset(&r, 0, sizeof r);
+    r.outcome = PAY_GW_REFUNDED; /* a free payment moved no money: no gateway to ask */
+    if (strcmp(p.method, "free"))
+        pay_gw_traced(st, u, PAY_OP_REFUND, &rq, 0, &r);
     if (r.outcome == PAY_GW_UNAVAILABLE || r.outcome == PAY_GW_TRANSIENT) {
         /* refunds are idempotent at the gateway (<payment id>:refund): the
          * admin retries and nothing happens twice */

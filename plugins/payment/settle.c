@@ -125,27 +125,64 @@ int pay_settle_new(pay_state *st, bh_unit *u, pay_payment *p, const pay_gw_resul
     return BH_DB_OK;
 }
 
-int pay_settle_capture(pay_state *st, bh_unit *u, pay_payment *p, const char *gateway_ref)
+int pay_settle_free(pay_state *st, bh_unit *u, pay_payment *p)
 {
     int64_t now = bh_time_ms();
+    int s = order_takes(st, u, p);
+    if (s < 0)
+        return s;
+    if (s != BH_ORDERS_OK)
+        return PAY_FREE_REFUSED; /* no money moved: nothing to keep */
+    p->status = "captured";
+    p->created_at_ms = p->updated_at_ms = p->captured_at_ms = now;
+    if ((s = pay_store_insert(u, p, 0)) != BH_DB_OK)
+        return s;
+    bh_unit_count(u, st->captured, 1);
+    return publish(u, "payment.captured", p, NULL);
+}
+
+/* Lock the payment's order (the order's row first, as the create route
+ * does: one lock order everywhere), then read the payment again: 1 when it
+ * is still pending (*cur filled), 0 when it moved on, or a negative status. */
+static int lock_pending(pay_state *st, bh_unit *u, const pay_payment *p, pay_payment *cur)
+{
     bh_order_info order;
-    /* the order's row first, as the create route does: one lock order */
     int s = st->orders->get(st->orders->self, u, p->order_id, 1, &order);
     if (s < 0)
         return s;
-    if ((s = pay_store_transition(u, p->id, "pending", "captured", now, NULL, gateway_ref)) <= 0)
+    if ((s = pay_store_get(u, p->id, cur)) <= 0)
+        return s;
+    return strcmp(cur->status, "pending") == 0;
+}
+
+int pay_settle_capture(pay_state *st, bh_unit *u, pay_payment *p, const char *gateway_ref)
+{
+    int64_t now = bh_time_ms();
+    pay_payment cur;
+    int s = lock_pending(st, u, p, &cur);
+    if (s <= 0)
         return s; /* 0: no longer pending, a duplicate confirmation */
+    /* Ask the order first, then move the payment by its answer.  The other
+     * way round, a capture for an order that another payment already paid
+     * would break the one-capture-per-order index (BH_DB_CONSTRAINT) before
+     * the orphan path could be taken: the webhook would answer 500 forever
+     * and every reconcile run would fail on that row. */
     if ((s = order_takes(st, u, p)) < 0)
         return s;
+    int paid = s == BH_ORDERS_OK;
+    s = pay_store_transition(u, p->id, "pending", paid ? "captured" : "orphaned", now, NULL,
+                             gateway_ref);
+    if (s < 0)
+        return s;
+    if (s == 0) /* moved under our lock: cannot happen; never keep a paid order without it */
+        return BH_DB_RETRY;
     p->captured_at_ms = p->updated_at_ms = now;
-    if (s == BH_ORDERS_OK) {
+    if (paid) {
         p->status = "captured";
         bh_unit_count(u, st->captured, 1);
         s = publish(u, "payment.captured", p, NULL);
         return s == BH_DB_OK ? 1 : s;
     }
-    if ((s = pay_store_transition(u, p->id, "captured", "orphaned", now, NULL, NULL)) < 0)
-        return s;
     p->status = "orphaned";
     p->orphaned = 1;
     log_orphan(st, p);
@@ -158,8 +195,11 @@ int pay_settle_decline(pay_state *st, bh_unit *u, pay_payment *p, const char *re
 {
     int64_t now = bh_time_ms();
     const char *why = reason && reason[0] ? reason : "declined";
-    int s = pay_store_transition(u, p->id, "pending", "declined", now, why, NULL);
+    pay_payment cur;
+    int s = lock_pending(st, u, p, &cur); /* serialised with a capture of the same order */
     if (s <= 0)
+        return s;
+    if ((s = pay_store_transition(u, p->id, "pending", "declined", now, why, NULL)) <= 0)
         return s;
     p->status = "declined";
     p->decline_reason = why;

@@ -36,8 +36,50 @@ static const char create_sql[] =
     "CREATE UNIQUE INDEX payments_one_capture ON payments (order_id) WHERE status = 'captured';"
     "CREATE INDEX payments_due ON payments (status, next_check_at_ms);";
 
+/* 2: free orders.  A "free" payment (no gateway) of amount 0 pays an order
+ * whose total is 0.  SQLite cannot change a CHECK: the table is rebuilt. */
+#define PAYMENTS_V2_COLUMNS                                                                        \
+    " id TEXT PRIMARY KEY,"                                                                        \
+    " order_id TEXT NOT NULL,"                                                                     \
+    " user_sub TEXT NOT NULL,"                                                                     \
+    " method TEXT NOT NULL CHECK (method IN ('card', 'pix', 'free')),"                             \
+    " status TEXT NOT NULL CHECK (status IN"                                                       \
+    "  ('pending', 'captured', 'declined', 'refunded', 'orphaned')),"                              \
+    " amount_cents BIGINT NOT NULL CHECK (amount_cents >= 0),"                                     \
+    " currency TEXT NOT NULL,"                                                                     \
+    " gateway TEXT NOT NULL,"                                                                      \
+    " gateway_ref TEXT,"                                                                           \
+    " pix_copy_paste TEXT,"                                                                        \
+    " decline_reason TEXT,"                                                                        \
+    " orphaned BIGINT NOT NULL DEFAULT 0,"                                                         \
+    " created_at_ms BIGINT NOT NULL,"                                                              \
+    " updated_at_ms BIGINT NOT NULL,"                                                              \
+    " captured_at_ms BIGINT,"                                                                      \
+    " refunded_at_ms BIGINT,"                                                                      \
+    " check_attempts BIGINT NOT NULL DEFAULT 0,"                                                   \
+    " next_check_at_ms BIGINT"
+
+static const char free_sql[] =
+    "CREATE TABLE payments_v2 (" PAYMENTS_V2_COLUMNS ");"
+    "INSERT INTO payments_v2 SELECT id, order_id, user_sub, method, status, amount_cents,"
+    " currency, gateway, gateway_ref, pix_copy_paste, decline_reason, orphaned, created_at_ms,"
+    " updated_at_ms, captured_at_ms, refunded_at_ms, check_attempts, next_check_at_ms"
+    " FROM payments;"
+    "DROP TABLE payments;"
+    "ALTER TABLE payments_v2 RENAME TO payments;"
+    "CREATE INDEX payments_order ON payments (order_id);"
+    "CREATE UNIQUE INDEX payments_one_capture ON payments (order_id) WHERE status = 'captured';"
+    "CREATE INDEX payments_due ON payments (status, next_check_at_ms);";
+
+static const char free_sql_pg[] =
+    "ALTER TABLE payments DROP CONSTRAINT payments_method_check,"
+    " ADD CONSTRAINT payments_method_check CHECK (method IN ('card', 'pix', 'free')),"
+    " DROP CONSTRAINT payments_amount_cents_check,"
+    " ADD CONSTRAINT payments_amount_cents_check CHECK (amount_cents >= 0);";
+
 const bh_migration pay_migrations[] = {
     {1, "create_payments", create_sql, NULL},
+    {2, "free_payments", free_sql, free_sql_pg},
 };
 const size_t pay_migrations_count = sizeof pay_migrations / sizeof pay_migrations[0];
 

@@ -8,7 +8,9 @@
  * checked before the body is looked at; a stale t is refused, so a
  * recorded request cannot be replayed.  Body:
  *     {"payment_id": "...", "status": "captured" | "declined",
- *      "amount_cents": 4200?, "reason": "..."?, "id": "<gateway ref>"?}
+ *      "amount_cents": 4200?, "currency": "BRL"?, "reason": "..."?,
+ *      "id": "<gateway ref>"?}
+ * amount_cents and currency, when present, must be the payment's (422).
  * Other fields are ignored.  A confirmation of a payment that is no longer
  * pending changes nothing and answers 200 (providers deliver at least
  * once).  A capture whose order can no longer take it is kept as orphaned
@@ -58,6 +60,7 @@ int pay_webhook(bh_request *req, void *arg)
     const char *id = short_string(body, "payment_id", 64);
     const char *status = short_string(body, "status", 16);
     const json_t *amount = json_object_get(body, "amount_cents");
+    const json_t *currency = json_object_get(body, "currency");
     const json_t *reason = json_object_get(body, "reason");
     const json_t *ref = json_object_get(body, "id");
     json_t *errors = NULL;
@@ -67,6 +70,8 @@ int pay_webhook(bh_request *req, void *arg)
         bh_problem_field(&errors, "/status", "must be \"captured\" or \"declined\"");
     if (amount && !json_is_integer(amount))
         bh_problem_field(&errors, "/amount_cents", "must be an integer");
+    if (currency && !short_string(body, "currency", 3))
+        bh_problem_field(&errors, "/currency", "must be an ISO 4217 code");
     if (reason && !short_string(body, "reason", PAY_REASON_MAX))
         bh_problem_field(&errors, "/reason", "must be a string of 1..%d characters",
                          PAY_REASON_MAX);
@@ -84,10 +89,14 @@ int pay_webhook(bh_request *req, void *arg)
         bh_resp_problem(req, 404, "not-found", NULL, "no such payment");
         return 0;
     }
-    if (amount && json_integer_value(amount) != p.amount_cents) {
-        bh_req_log(req, BH_LOG_WARN, "webhook for payment %s names another amount", p.id);
-        json_t *e = NULL;
+    json_t *e = NULL;
+    if (amount && json_integer_value(amount) != p.amount_cents)
         bh_problem_field(&e, "/amount_cents", "does not match the payment's amount");
+    if (currency && strcmp(json_string_value(currency), p.currency))
+        bh_problem_field(&e, "/currency", "does not match the payment's currency");
+    if (e) {
+        bh_req_log(req, BH_LOG_WARN, "webhook for payment %s names another amount or currency",
+                   p.id);
         bh_resp_problem_fields(req, 422, "Invalid webhook", e);
         return 0;
     }

@@ -398,3 +398,33 @@ for (const driver of drivers()) {
 
   });
 }
+
+// ---- regressions (payfix) ------------------------------------------------------------
+
+for (const driver of drivers()) {
+  test(`invoice on ${driver}: a free order gets an invoice of total 0`, async (t) => {
+    const shop = await startCheckout({ t, driver, plugins: PLUGINS });
+    const ev = await shop.call('POST', '/events', {
+      as: 'admin',
+      body: { name: 'Free show', venue: 'Park', starts_at: '2031-01-01T20:00:00Z',
+              ticket_types: [{ name: 'Lawn', price_cents: 0, capacity: 10 }] },
+    });
+    assert.equal(ev.status, 201, ev.body);
+    const order = await shop.call('POST', '/orders', {
+      as: 'alice', key: true, body: { items: [{ ticket_type_id: ev.json.ticket_types[0].id, quantity: 1 }] },
+    });
+    assert.equal(order.status, 201, order.body);
+    const paid = await shop.call('POST', `/orders/${order.json.id}/payments`,
+                                 { as: 'alice', key: true, body: { method: 'free' } });
+    assert.equal(paid.status, 201, paid.body);
+    assert.equal(paid.json.amount_cents, 0);
+    const invoice = await waitFor(async () => {
+      const res = await shop.call('GET', `/orders/${order.json.id}/invoice`, { as: 'alice' });
+      return res.status === 200 ? res.json : null;
+    }, { ...WAIT, what: 'the free order\'s invoice' });
+    assert.equal(invoice.total_cents, 0);
+    assert.equal(invoice.subtotal_cents, 0);
+    assert.equal(invoice.lines.length, 1);
+    assert.equal(invoice.lines[0].line_total_cents, 0);
+  });
+}

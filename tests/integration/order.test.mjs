@@ -642,3 +642,57 @@ for (const driver of drivers()) {
     });
   });
 }
+
+// ---- regressions (payfix) ------------------------------------------------------------
+
+for (const driver of drivers()) {
+  describe(`order expiry on ${driver} when the catalog refuses one line`, () => {
+    let shop;
+    before(async () => {
+      shop = await startCheckout({ driver, plugins: ['products', 'order'],
+                                   config: { order: { hold_seconds: 1, sweep_interval_ms: 200 } } });
+    });
+    after(() => shop && shop.stop());
+
+    test('every other line is released, and the refusal is logged with the order and line', async () => {
+      const ev = await createEvent(shop, [{ name: 'Pista', price_cents: 5000, capacity: 5 },
+                                          { name: 'VIP', price_cents: 9000, capacity: 5 }]);
+      // the refused line comes first both as the buyer listed it and in lock order
+      const [first, second] = ev.ticket_types.map((x) => x.id).sort();
+      const index = (id) => ev.ticket_types.findIndex((x) => x.id === id);
+      const res = await order(shop, 'alice', { items: [{ ticket_type_id: first, quantity: 2 },
+                                                       { ticket_type_id: second, quantity: 2 }] });
+      assert.equal(res.status, 201, res.body);
+      assert.equal(await available(shop, ev.id, index(second)), 3);
+      // the books disagree: the catalog no longer counts the first line's hold
+      await shop.sql(`UPDATE catalog_ticket_types SET held = 0 WHERE id = '${first}'`);
+      await waitFor(async () => (await shop.call('GET', `/orders/${res.json.id}`, { as: 'alice' })).json.status === 'expired',
+                    { timeoutMs: 5000, stepMs: 100, what: 'the order to expire' });
+      // the second line went back on sale all the same
+      assert.equal(await available(shop, ev.id, index(second)), 5);
+      assert.equal(await available(shop, ev.id, index(first)), 5);
+      await shop.server.waitForLine((l) => l.level === 'error' && typeof l.msg === 'string' &&
+                                           l.msg.includes(res.json.id) && l.msg.includes('line 1') &&
+                                           l.msg.includes(first));
+    });
+
+    test('lines are held in one lock order, and the answer keeps the buyer\'s order', async () => {
+      const ev = await createEvent(shop, [{ name: 'A', price_cents: 100, capacity: 5 },
+                                          { name: 'B', price_cents: 200, capacity: 1 }]);
+      const ids = ev.ticket_types.map((x) => x.id);
+      const [low, high] = [...ids].sort();
+      // listed high first: the answer keeps that order
+      const res = await order(shop, 'alice', { items: [{ ticket_type_id: high, quantity: 1 },
+                                                       { ticket_type_id: low, quantity: 1 }] });
+      assert.equal(res.status, 201, res.body);
+      assert.deepEqual(res.json.items.map((x) => x.ticket_type_id), [high, low]);
+      // a refused line is still named by the buyer's index
+      const sold = ev.ticket_types.find((x) => x.capacity === 1).id;
+      const other = ids.find((x) => x !== sold);
+      const refused = await order(shop, 'bob', { items: [{ ticket_type_id: other, quantity: 1 },
+                                                         { ticket_type_id: sold, quantity: 1 }] });
+      assertProblem(refused, 409, 'insufficient-inventory');
+      assert.match(refused.json.detail, /^\/items\/1: /);
+    });
+  });
+}

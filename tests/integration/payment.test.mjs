@@ -476,3 +476,229 @@ test('a bad payment config stops startup, naming the key and never a secret', as
     assert.ok(!(r.stderr + r.stdout).includes('short secret'));
   }
 });
+
+// ---- regressions (payfix) ------------------------------------------------------------
+
+// A trigger that makes every INSERT into payments fail, and its removal.
+const failInserts = (shop, driver) => shop.sql(driver === 'sqlite'
+  ? `CREATE TRIGGER no_insert BEFORE INSERT ON payments BEGIN SELECT RAISE(ABORT, 'failing for the test'); END;`
+  : `CREATE FUNCTION no_insert() RETURNS trigger LANGUAGE plpgsql AS
+     $$ BEGIN RAISE EXCEPTION 'failing for the test'; END $$;
+     CREATE TRIGGER no_insert BEFORE INSERT ON payments FOR EACH ROW EXECUTE FUNCTION no_insert();`);
+const allowInserts = (shop, driver) => shop.sql(driver === 'sqlite' ? 'DROP TRIGGER no_insert'
+  : 'DROP TRIGGER no_insert ON payments');
+
+const paymentOf = async (shop, id) => (await shop.call('GET', `/payments/${id}`, { as: 'admin' })).json;
+
+for (const driver of drivers()) {
+  test(`payment on ${driver}: a capture for an order paid meanwhile is orphaned, not a constraint error`, async (t) => {
+    // a long first check, so the second payment surely pays the order first
+    const shop = await shopWith(t, driver, { payment: { reconcile_interval_ms: 1500 } });
+    // #1 stays pending (three 5xx), #2 pays the order with a new key
+    const order = await placeOrder(shop);
+    const first = await pay(shop, order.id, { method: 'card', card_token: 'tok_fail_4' });
+    assert.equal(first.json.status, 'pending', first.body);
+    const second = await pay(shop, order.id, { method: 'card', card_token: 'tok_approve' });
+    assert.equal(second.json.status, 'captured', second.body);
+    // another pending payment the same runs must settle
+    const other = await placeOrder(shop);
+    const pendingOther = await pay(shop, other.id, { method: 'card', card_token: 'tok_fail_4' });
+    assert.equal(pendingOther.json.status, 'pending', pendingOther.body);
+    // a PIX confirmation for an order a card paid meanwhile: 200 orphaned, not 500
+    const order3 = await placeOrder(shop);
+    const pix = await pay(shop, order3.id, { method: 'pix' });
+    assert.equal((await pay(shop, order3.id, { method: 'card', card_token: 'tok_approve' })).json.status, 'captured');
+    const hook = await webhook(shop, { payment_id: pix.json.id, status: 'captured' });
+    assert.equal(hook.status, 200, hook.body);
+    assert.equal(hook.json.status, 'orphaned');
+    assert.equal(hook.json.orphaned, true);
+    // reconciliation: #1 is orphaned then refunded, the other payment captured
+    await waitFor(async () => (await paymentOf(shop, first.json.id)).status === 'refunded',
+                  { timeoutMs: 10000, what: 'payment #1 to be orphaned and refunded' });
+    assert.equal((await paymentOf(shop, first.json.id)).orphaned, true);
+    await waitFor(async () => (await paymentOf(shop, pendingOther.json.id)).status === 'captured',
+                  { timeoutMs: 10000, what: 'the other pending payment to be captured' });
+    assert.equal(await orderStatus(shop, other.id), 'paid');
+    assert.equal(await orderStatus(shop, order.id), 'paid');
+    assert.equal((await paymentOf(shop, second.json.id)).status, 'captured');
+    await waitFor(async () => (await paymentOf(shop, pix.json.id)).status === 'refunded',
+                  { timeoutMs: 10000, what: 'the orphaned PIX payment to be refunded' });
+    assert.equal(await counter(shop, 'payments_orphaned'), 2);
+  });
+
+  test(`payment on ${driver}: payments that cannot be settled do not block the others`, async (t) => {
+    // the 5xx of the tok_fail_4 payments must not open the breaker
+    const shop = await shopWith(t, driver, { payment: { reconcile_interval_ms: 300, breaker_failures: 100 } });
+    const payFail4 = async () => pay(shop, (await placeOrder(shop)).id, { method: 'card', card_token: 'tok_fail_4' });
+    // two bad ones first (oldest first in every batch), then a good one
+    const bad = [await payFail4(), await payFail4()];
+    const good = await payFail4();
+    for (const p of [...bad, good]) assert.equal(p.json.status, 'pending', p.body);
+    // any change of a bad payment's status fails in the database
+    const ids = bad.map((p) => p.json.id);
+    const list = ids.map((id) => `'${id}'`).join(', ');
+    if (driver === 'sqlite') {
+      await shop.sql(`CREATE TRIGGER poison BEFORE UPDATE ON payments WHEN OLD.id IN (${list})
+                      AND NEW.status <> OLD.status BEGIN SELECT RAISE(ABORT, 'poisoned by the test'); END;`);
+    } else {
+      await shop.sql(`CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS
+                      $$ BEGIN RAISE EXCEPTION 'poisoned by the test'; END $$;
+                      CREATE TRIGGER poison BEFORE UPDATE ON payments FOR EACH ROW
+                      WHEN (OLD.id IN (${list}) AND NEW.status <> OLD.status) EXECUTE FUNCTION poison();`);
+    }
+    await waitFor(async () => (await paymentOf(shop, good.json.id)).status === 'captured',
+                  { timeoutMs: 10000, what: 'the good payment to be captured despite the bad ones' });
+    for (const id of ids) {
+      await shop.server.waitForLine((l) => typeof l.msg === 'string' && l.msg.includes(id) &&
+                                           l.msg.includes('failed to settle'));
+      assert.equal((await paymentOf(shop, id)).status, 'pending');
+    }
+    // once the rows can be written again, later runs settle them
+    await shop.sql(driver === 'sqlite' ? 'DROP TRIGGER poison' : 'DROP TRIGGER poison ON payments');
+    for (const id of ids) {
+      await waitFor(async () => (await paymentOf(shop, id)).status === 'captured',
+                    { timeoutMs: 15000, what: 'a bad payment to be captured once it can be' });
+    }
+  });
+
+}
+
+for (const driver of drivers()) {
+  test(`payment on ${driver}: a retry after a 5xx that followed a capture charges under the same key`, async (t) => {
+    const gw = await startGateway({});
+    t.after(() => gw.close());
+    const shop = await shopWith(t, driver, {
+      payment: { gateway: 'http', gateway_url: gw.url, allow_insecure_gateway: true,
+                 gateway_timeout_ms: 300, retry_budget_ms: 1200 },
+    });
+    const order = await placeOrder(shop);
+    const key = crypto.randomUUID();
+    const body = { method: 'card', card_token: 'tok_approve' };
+    // the gateway captures, then recording the payment fails: 5xx, nothing kept
+    await failInserts(shop, driver);
+    const failed = await pay(shop, order.id, body, { key });
+    assert.ok(failed.status >= 500, failed.body);
+    assert.equal(await orderStatus(shop, order.id), 'pending_payment');
+    await allowInserts(shop, driver);
+    // the client retries with the same key: the same charge, not a second one
+    const retry = await pay(shop, order.id, body, { key });
+    assert.equal(retry.status, 201, retry.body);
+    assert.equal(retry.json.status, 'captured');
+    const sent = gw.requests.filter((r) => r.method === 'POST' && r.path === '/charges' &&
+                                           r.body.order_id === order.id);
+    assert.equal(sent.length, 2);
+    assert.deepEqual([...new Set(sent.map((r) => r.idempotencyKey))], [retry.json.id]);
+    assert.equal(gw.charges.get(retry.json.id).charged, 1);
+    assert.match(retry.json.id, /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(await orderStatus(shop, order.id), 'paid');
+    // another key is another payment (refused here: the order is paid)
+    assertProblem(await pay(shop, order.id, body), 409, 'order-not-payable');
+  });
+}
+
+for (const driver of drivers()) {
+  test(`payment on ${driver}: a webhook naming another currency is refused`, async (t) => {
+    const shop = await shopWith(t, driver);
+    const order = await placeOrder(shop);
+    const pix = await pay(shop, order.id, { method: 'pix' });
+    assert.equal(pix.json.status, 'pending', pix.body);
+    let res = await webhook(shop, { payment_id: pix.json.id, status: 'captured', currency: 'USD' });
+    assertProblem(res, 422, 'validation');
+    assert.deepEqual(res.json.errors.map((e) => e.pointer), ['/currency']);
+    res = await webhook(shop, { payment_id: pix.json.id, status: 'captured', currency: 7 });
+    assertProblem(res, 422, 'validation');
+    assert.deepEqual(res.json.errors.map((e) => e.pointer), ['/currency']);
+    assert.equal((await paymentOf(shop, pix.json.id)).status, 'pending');
+    assert.equal(await orderStatus(shop, order.id), 'pending_payment');
+    // the payment's own currency (and amount) is accepted
+    res = await webhook(shop, { payment_id: pix.json.id, status: 'captured', currency: 'BRL',
+                                amount_cents: order.total_cents });
+    assert.equal(res.status, 200, res.body);
+    assert.equal(res.json.status, 'captured');
+  });
+}
+
+for (const driver of drivers()) {
+  test(`payment on ${driver}: a free order is paid with method free, without a gateway`, async (t) => {
+    const shop = await shopWith(t, driver);
+    const ev = await shop.call('POST', '/events', {
+      as: 'admin',
+      body: { name: 'Free show', venue: 'Park', starts_at: '2030-01-01T20:00:00Z', currency: 'BRL',
+              ticket_types: [{ name: 'Lawn', price_cents: 0, capacity: 100 }] },
+    });
+    assert.equal(ev.status, 201, ev.body);
+    const res = await shop.call('POST', '/orders', {
+      as: 'alice', key: true, body: { items: [{ ticket_type_id: ev.json.ticket_types[0].id, quantity: 2 }] },
+    });
+    assert.equal(res.status, 201, res.body);
+    const free = res.json;
+    assert.equal(free.total_cents, 0);
+    // card and pix are refused for a zero total; free is refused for anything else
+    let r = await pay(shop, free.id, { method: 'card', card_token: 'tok_approve' });
+    assertProblem(r, 422, 'validation');
+    assert.deepEqual(r.json.errors.map((e) => e.pointer), ['/method']);
+    assertProblem(await pay(shop, free.id, { method: 'pix' }), 422, 'validation');
+    r = await pay(shop, free.id, { method: 'free', card_token: 'tok_approve' });
+    assertProblem(r, 422, 'validation');
+    assert.deepEqual(r.json.errors.map((e) => e.pointer), ['/card_token']);
+    const priced = await placeOrder(shop);
+    r = await pay(shop, priced.id, { method: 'free' });
+    assertProblem(r, 422, 'validation');
+    assert.deepEqual(r.json.errors.map((e) => e.pointer), ['/method']);
+    assert.equal(await orderStatus(shop, priced.id), 'pending_payment');
+    // free: captured at once, amount 0, the order paid, counted
+    const before = await counter(shop, 'payments_captured');
+    const paid = await pay(shop, free.id, { method: 'free' });
+    assert.equal(paid.status, 201, paid.body);
+    assert.equal(paid.json.method, 'free');
+    assert.equal(paid.json.status, 'captured');
+    assert.equal(paid.json.amount_cents, 0);
+    assert.equal(paid.json.currency, 'BRL');
+    assert.equal(await orderStatus(shop, free.id), 'paid');
+    assert.equal(await counter(shop, 'payments_captured'), before + 1);
+    const tickets = await shop.call('GET', `/orders/${free.id}/tickets`, { as: 'alice' });
+    assert.equal(tickets.json.items.length, 2);
+    // once only
+    assertProblem(await pay(shop, free.id, { method: 'free' }), 409, 'order-not-payable');
+    // an admin refund needs no gateway either
+    const refund = await shop.call('POST', `/payments/${paid.json.id}/refund`, { as: 'admin' });
+    assert.equal(refund.status, 200, refund.body);
+    assert.equal(refund.json.status, 'refunded');
+    assert.equal(await orderStatus(shop, free.id), 'refunded');
+  });
+}
+
+for (const driver of drivers()) {
+  test(`payment on ${driver}: a refund whose recording failed is healed by the admin's retry`, async (t) => {
+    const gw = await startGateway({});
+    t.after(() => gw.close());
+    const shop = await shopWith(t, driver, {
+      payment: { gateway: 'http', gateway_url: gw.url, allow_insecure_gateway: true,
+                 gateway_timeout_ms: 300, retry_budget_ms: 1200 },
+    });
+    const order = await placeOrder(shop);
+    const paid = await pay(shop, order.id, { method: 'card', card_token: 'tok_approve' });
+    assert.equal(paid.json.status, 'captured', paid.body);
+    // the gateway refunds, then recording it fails: 5xx, the payment still reads captured
+    const id = paid.json.id;
+    await shop.sql(driver === 'sqlite'
+      ? `CREATE TRIGGER no_refund BEFORE UPDATE ON payments WHEN NEW.status = 'refunded'
+         BEGIN SELECT RAISE(ABORT, 'failing for the test'); END;`
+      : `CREATE FUNCTION no_refund() RETURNS trigger LANGUAGE plpgsql AS
+         $$ BEGIN RAISE EXCEPTION 'failing for the test'; END $$;
+         CREATE TRIGGER no_refund BEFORE UPDATE ON payments FOR EACH ROW
+         WHEN (NEW.status = 'refunded') EXECUTE FUNCTION no_refund();`);
+    const failed = await shop.call('POST', `/payments/${id}/refund`, { as: 'admin' });
+    assert.ok(failed.status >= 500, failed.body);
+    assert.equal((await paymentOf(shop, id)).status, 'captured');
+    await shop.sql(driver === 'sqlite' ? 'DROP TRIGGER no_refund' : 'DROP TRIGGER no_refund ON payments');
+    // the admin retries: the same gateway key, and this time it is recorded
+    const healed = await shop.call('POST', `/payments/${id}/refund`, { as: 'admin' });
+    assert.equal(healed.status, 200, healed.body);
+    assert.equal(healed.json.status, 'refunded');
+    assert.equal(await orderStatus(shop, order.id), 'refunded');
+    const refunds = gw.requests.filter((r) => r.path === `/charges/${id}/refund`);
+    assert.equal(refunds.length, 2);
+    for (const r of refunds) assert.equal(r.idempotencyKey, `${id}:refund`);
+  });
+}

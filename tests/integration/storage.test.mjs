@@ -547,7 +547,7 @@ for (const driver of DRIVERS) {
         b = await startServer({ config: healthy, env: db }); // after A's claim: A has it first
         const stats = async (node) => (await request({ port: node.port, path: '/test/transport' })).json;
         await waitFor(async () => (await stats(a)).failed === 1,
-                      { timeoutMs: 6000, stepMs: 100, what: 'node A\'s failed send' });
+                      { timeoutMs: 15_000, stepMs: 100, what: 'node A\'s failed send' });
         // Long enough for an event made pending again to be claimed and sent
         // again by either node (A's send takes 2.5 s, then B's lease 2 s).
         await sleep(2800);

@@ -371,6 +371,8 @@ static void test_line_pointer(void)
     CU_ASSERT_STRING_EQUAL(buf, "/products/0");
 }
 
+static void payfix_add_tests(CU_pSuite s); /* the tests after main() */
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -388,10 +390,56 @@ int main(void)
     CU_add_test(s, "request: duplicate lines", test_request_duplicates);
     CU_add_test(s, "request: at most 20 lines", test_request_line_limit);
     CU_add_test(s, "line pointers", test_line_pointer);
+    payfix_add_tests(s);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
     CU_cleanup_registry();
     json_decref(last_body);
     return failed ? 1 : 0;
+}
+
+/* ---- the lock order of an order's lines ------------------------------------------------- */
+
+static void test_lock_sequence(void)
+{
+    bh_order_line l[5];
+    const bh_order_line *ptrs[5];
+    size_t seq[5];
+    memset(l, 0, sizeof l);
+    /* as the buyer listed them: a product, tickets "b", "a", a product, ticket "ab" */
+    l[0].kind = BH_ORDER_LINE_PRODUCT;
+    strcpy(l[0].ref_id, "p-1");
+    l[1].kind = BH_ORDER_LINE_TICKET;
+    strcpy(l[1].ref_id, "b");
+    l[2].kind = BH_ORDER_LINE_TICKET;
+    strcpy(l[2].ref_id, "a");
+    l[3].kind = BH_ORDER_LINE_PRODUCT;
+    strcpy(l[3].ref_id, "P-0"); /* bytewise: uppercase first */
+    l[4].kind = BH_ORDER_LINE_TICKET;
+    strcpy(l[4].ref_id, "ab");
+    for (size_t i = 0; i < 5; i++)
+        ptrs[i] = &l[i];
+    order_lock_sequence(ptrs, 5, seq);
+    /* tickets before products, each by id */
+    CU_ASSERT_EQUAL(seq[0], 2);
+    CU_ASSERT_EQUAL(seq[1], 4);
+    CU_ASSERT_EQUAL(seq[2], 1);
+    CU_ASSERT_EQUAL(seq[3], 3);
+    CU_ASSERT_EQUAL(seq[4], 0);
+    /* the same lines in another order lock in the same sequence of rows */
+    const bh_order_line *rev[5] = {&l[4], &l[3], &l[2], &l[1], &l[0]};
+    order_lock_sequence(rev, 5, seq);
+    CU_ASSERT_PTR_EQUAL(rev[seq[0]], &l[2]);
+    CU_ASSERT_PTR_EQUAL(rev[seq[1]], &l[4]);
+    CU_ASSERT_PTR_EQUAL(rev[seq[4]], &l[0]);
+    /* none, one */
+    order_lock_sequence(ptrs, 0, seq);
+    order_lock_sequence(ptrs, 1, seq);
+    CU_ASSERT_EQUAL(seq[0], 0);
+}
+
+static void payfix_add_tests(CU_pSuite s)
+{
+    CU_add_test(s, "lock order: (kind, ref_id), whatever the buyer's order", test_lock_sequence);
 }

@@ -650,6 +650,34 @@ static void test_config(void)
     CU_ASSERT_PTR_NULL(strstr(err, "s3cr3t"));
 }
 
+/* ---- the payment id: derived from (sub, order, Idempotency-Key) ------------------------ */
+
+static void test_payment_id(void)
+{
+    char a[37], b[37];
+    CU_ASSERT_EQUAL(pay_payment_id("alice-1", "order-1", "key-1", a), 0);
+    CU_ASSERT_EQUAL(strlen(a), 36);
+    CU_ASSERT_EQUAL(a[8], '-');
+    CU_ASSERT_EQUAL(a[14], '8');                   /* version 8 */
+    CU_ASSERT_PTR_NOT_NULL(strchr("89ab", a[19])); /* the RFC 9562 variant */
+    /* the same three: the same id (a retry reaches the gateway under it) */
+    CU_ASSERT_EQUAL(pay_payment_id("alice-1", "order-1", "key-1", b), 0);
+    CU_ASSERT_STRING_EQUAL(a, b);
+    /* any one different: another id */
+    pay_payment_id("bob-1", "order-1", "key-1", b);
+    CU_ASSERT_STRING_NOT_EQUAL(a, b);
+    pay_payment_id("alice-1", "order-2", "key-1", b);
+    CU_ASSERT_STRING_NOT_EQUAL(a, b);
+    pay_payment_id("alice-1", "order-1", "key-2", b);
+    CU_ASSERT_STRING_NOT_EQUAL(a, b);
+    /* fields are length-prefixed: moving a byte across a boundary changes it */
+    pay_payment_id("ab", "c", "k", a);
+    pay_payment_id("a", "bc", "k", b);
+    CU_ASSERT_STRING_NOT_EQUAL(a, b);
+}
+
+static void payfix_add_tests(CU_pSuite s); /* the tests after main() */
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -669,9 +697,101 @@ int main(void)
     CU_add_test(s, "create: the next step across re-runs", test_charge_step);
     CU_add_test(s, "http gateway: answers", test_http_parse);
     CU_add_test(s, "config", test_config);
+    payfix_add_tests(s);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
     CU_cleanup_registry();
     return failed ? 1 : 0;
+}
+
+/* ---- after a lost answer, a refusal of the key is no decline --------------------------- */
+
+typedef struct status_script {
+    fake *f;
+    pay_gw_outcome answers[4];
+    int http[4]; /* the http_status that goes with each answer */
+    int n, calls;
+} status_script;
+
+static void status_scripted(void *self, pay_gw_op op, const pay_gw_request *rq, int64_t timeout_ms,
+                            pay_gw_result *out)
+{
+    (void)op;
+    (void)rq;
+    status_script *s = self;
+    int i = s->calls < s->n ? s->calls : s->n - 1;
+    s->calls++;
+    if (s->answers[i] == PAY_GW_TRANSIENT)
+        s->f->now += timeout_ms; /* a timeout */
+    out->outcome = s->answers[i];
+    out->http_status = s->http[i];
+    if (out->outcome == PAY_GW_DECLINED)
+        snprintf(out->reason, sizeof out->reason, "gateway_rejected_%d", s->http[i]);
+}
+
+/* One operation over answers[0..n-1] (n <= 4) with a three-attempt policy. */
+static pay_gw_result run_statuses(pay_gw_op op, int n, const pay_gw_outcome *answers,
+                                  const int *http, int *calls)
+{
+    fake f = {.now = 10000, .rand_value = 0};
+    pay_env env = {fake_now, fake_sleep, fake_rand, &f};
+    status_script sc = {.f = &f, .n = n};
+    for (int i = 0; i < n; i++) {
+        sc.answers[i] = answers[i];
+        sc.http[i] = http[i];
+    }
+    pay_gateway gw = {"status-script", status_scripted, &sc};
+    pay_breaker b;
+    pay_breaker_init(&b, 100, 30000, fake_now, &f);
+    pay_resilient r = {&gw, &b, policy(), &env};
+    pay_gw_request rq = card("p", "tok_approve");
+    pay_gw_result out;
+    pay_gw_do(&r, op, &rq, 0, &out);
+    pay_breaker_destroy(&b);
+    *calls = sc.calls;
+    return out;
+}
+
+static void test_gw_do_refusal_after_transient(void)
+{
+    int calls;
+    /* a timeout, then 409 "key in use": the first attempt may have captured */
+    pay_gw_outcome a1[] = {PAY_GW_TRANSIENT, PAY_GW_DECLINED};
+    int h1[] = {0, 409};
+    pay_gw_result r = run_statuses(PAY_OP_CHARGE, 2, a1, h1, &calls);
+    CU_ASSERT_EQUAL(r.outcome, PAY_GW_TRANSIENT);
+    CU_ASSERT_EQUAL(r.reason[0], '\0');
+    CU_ASSERT_EQUAL(calls, 3); /* kept asking while the budget allowed */
+    /* a 5xx, then 422: unknown as well; refunds the same */
+    pay_gw_outcome a2[] = {PAY_GW_TRANSIENT, PAY_GW_DECLINED};
+    int h2[] = {503, 422};
+    r = run_statuses(PAY_OP_REFUND, 2, a2, h2, &calls);
+    CU_ASSERT_EQUAL(r.outcome, PAY_GW_TRANSIENT);
+    /* a timeout, 409, then the real answer: captured */
+    pay_gw_outcome a3[] = {PAY_GW_TRANSIENT, PAY_GW_DECLINED, PAY_GW_CAPTURED};
+    int h3[] = {0, 409, 200};
+    r = run_statuses(PAY_OP_CHARGE, 3, a3, h3, &calls);
+    CU_ASSERT_EQUAL(r.outcome, PAY_GW_CAPTURED);
+    CU_ASSERT_EQUAL(calls, 3);
+    /* a timeout, then a real decline in a 2xx body: final */
+    pay_gw_outcome a4[] = {PAY_GW_TRANSIENT, PAY_GW_DECLINED};
+    int h4[] = {0, 200};
+    r = run_statuses(PAY_OP_CHARGE, 2, a4, h4, &calls);
+    CU_ASSERT_EQUAL(r.outcome, PAY_GW_DECLINED);
+    CU_ASSERT_EQUAL(calls, 2);
+    /* a 4xx on the first attempt is still a final refusal: nothing was sent before */
+    pay_gw_outcome a5[] = {PAY_GW_DECLINED};
+    int h5[] = {400};
+    r = run_statuses(PAY_OP_CHARGE, 1, a5, h5, &calls);
+    CU_ASSERT_EQUAL(r.outcome, PAY_GW_DECLINED);
+    CU_ASSERT_STRING_EQUAL(r.reason, "gateway_rejected_400");
+    CU_ASSERT_EQUAL(calls, 1);
+}
+
+static void payfix_add_tests(CU_pSuite s)
+{
+    CU_add_test(s, "gateway: a refusal after a lost answer leaves it unknown",
+                test_gw_do_refusal_after_transient);
+    CU_add_test(s, "payment id: derived from caller, order and key", test_payment_id);
 }
