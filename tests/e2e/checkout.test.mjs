@@ -10,7 +10,8 @@
 //   -> a check-in admits a ticket once
 //   -> the admin refunds: payment and order refunded, tickets void, seats
 //      back on sale, a credit note referencing the invoice
-// and the same purchase paid by PIX, confirmed by a signed webhook.  The
+// and the same purchase paid by PIX, confirmed by a signed webhook; and an
+// order left unpaid until its hold lapses, whose payment is then refused.  The
 // business counters in /metrics follow the funnel.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -199,6 +200,24 @@ for (const driver of drivers()) {
       assert.equal(await metric(shop, 'payments_refunded'), 1);
       assert.equal(await metric(shop, 'invoices_issued'), 1);
       assert.equal(await metric(shop, 'tickets_checked_in'), 1);
+    });
+
+    test('expiry: a short hold lapses, the seats come back, paying afterwards is refused', async (t) => {
+      const shop = await startCheckout({ t, driver, config: { order: { hold_seconds: 1, sweep_interval_ms: 100 },
+                                                                payment: { retry_budget_ms: 100, gateway_timeout_ms: 100 } } });
+      const cat = await seedCatalog(shop);
+      const order = await placeOrder(shop, cat);
+      assert.deepEqual(await available(shop, cat.event.id), { Pista: 98, Camarote: 9 });
+      await waitFor(async () => (await shop.call('GET', `/orders/${order.id}`, { as: 'alice' })).json.status === 'expired',
+                    { timeoutMs: 10_000, what: 'the order to expire' });
+      assert.deepEqual(await available(shop, cat.event.id), { Pista: 100, Camarote: 10 }, 'the seats came back');
+      const pay = await shop.call('POST', `/orders/${order.id}/payments`, {
+        as: 'alice', key: true, body: { method: 'card', card_token: 'tok_approve' },
+      });
+      assert.equal(pay.status, 409, pay.body);
+      assert.ok(pay.json.type.endsWith('/order-not-payable'));
+      assert.equal(await metric(shop, 'payments_captured'), 0, 'nothing was charged');
+      assert.equal(await metric(shop, 'orders_expired'), 1);
     });
 
     test('PIX: pending until a signed webhook confirms it, then the same fulfilment', async (t) => {
