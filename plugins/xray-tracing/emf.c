@@ -32,7 +32,8 @@
 #define LAT_BUCKETS 160
 #define LAT_BASE_MS 0.05
 #define LAT_FACTOR 1.1
-#define LAT_VALUES_MAX 100 /* EMF: at most 100 values per metric */
+#define LAT_VALUES_MAX 100  /* EMF: at most 100 values per metric */
+#define EMF_METRICS_MAX 100 /* EMF: at most 100 metrics per directive */
 
 typedef struct route_stat {
     char *key;
@@ -176,16 +177,24 @@ static json_t *latency_values(const route_stat *r)
     return a;
 }
 
-static json_t *route_line(const xr_emf *m, const route_stat *r, int64_t now_ms)
+/* The request figures of one route, or of the whole service (route NULL).
+ * Each line carries one dimension set: the service-wide series comes from
+ * the service line's own histogram of every request, never from merging the
+ * routes' quantiles (a route with 3 slow requests would otherwise weigh as
+ * much as one with 60 000 fast ones in the service's p99). */
+static json_t *request_line(const xr_emf *m, const route_stat *r, int64_t now_ms)
 {
-    json_t *line = directive(m, now_ms, json_pack("[[s, s], [s]]", "Service", "Route", "Service"),
+    json_t *dims =
+        r->key ? json_pack("[[s, s]]", "Service", "Route") : json_pack("[[s]]", "Service");
+    json_t *line = directive(m, now_ms, dims,
                              json_pack("[o, o, o, o]", metric("RequestCount", "Count"),
                                        metric("Latency", "Milliseconds"),
                                        metric("Http4xx", "Count"), metric("Http5xx", "Count")));
     if (!line)
         return NULL;
     json_object_set_new(line, "Service", json_string(m->service));
-    xr_set_str(line, "Route", r->key, 1024);
+    if (r->key)
+        xr_set_str(line, "Route", r->key, 1024);
     json_object_set_new(line, "RequestCount", json_integer((json_int_t)r->count));
     json_object_set_new(line, "Latency", latency_values(r));
     json_object_set_new(line, "Http4xx", json_integer((json_int_t)r->c4xx));
@@ -198,11 +207,29 @@ typedef struct service_ctx {
     json_t *line, *metrics;
 } service_ctx;
 
+/* Names the service line owns, which no counter may take over. */
+static int reserved(const char *emf_name)
+{
+    static const char *const own[] = {"Service", "OutboxLag", NULL};
+    for (size_t i = 0; own[i]; i++)
+        if (!strcmp(own[i], emf_name))
+            return 1;
+    return 0;
+}
+
 static void add_counter(const char *name, const char *help, int64_t value, void *arg)
 {
     (void)help;
     service_ctx *c = arg;
     xr_emf *m = c->m;
+    char emf_name[96];
+    xr_emf_metric_name(name, emf_name, sizeof emf_name);
+    /* A name that would clash (a counter "service", "a_b" after "ab") or a
+     * directive past EMF's 100 metrics would make CloudWatch drop the whole
+     * line: such a counter stays in /metrics only. */
+    if (reserved(emf_name) || json_object_get(c->line, emf_name) ||
+        json_array_size(c->metrics) >= EMF_METRICS_MAX - 1)
+        return;
     counter_seen *s = NULL;
     for (size_t i = 0; i < m->nseen; i++)
         if (!strcmp(m->seen[i].name, name))
@@ -217,8 +244,6 @@ static void add_counter(const char *name, const char *help, int64_t value, void 
         grown[m->nseen].last = 0;
         s = &grown[m->nseen++];
     }
-    char emf_name[96];
-    xr_emf_metric_name(name, emf_name, sizeof emf_name);
     json_array_append_new(c->metrics, metric(emf_name, "Count"));
     json_object_set_new(c->line, emf_name, json_integer(value - s->last));
     s->last = value;
@@ -262,13 +287,26 @@ void xr_emf_flush(xr_emf *m, int64_t now_ms, int64_t lag_ms, xr_counters_fn coun
         m->n = 0;
     }
     pthread_mutex_unlock(&m->lock);
+    route_stat all = {0}; /* every request of the interval, for the service line */
     for (size_t i = 0; taken && i < n; i++) {
-        json_t *line = taken[i].count ? route_line(m, &taken[i], now_ms) : NULL;
+        json_t *line = taken[i].count ? request_line(m, &taken[i], now_ms) : NULL;
         if (line)
             out(line, arg);
+        all.count += taken[i].count;
+        all.c4xx += taken[i].c4xx;
+        all.c5xx += taken[i].c5xx;
+        for (size_t b = 0; b < LAT_BUCKETS; b++)
+            all.hist[b] = taken[i].hist[b] > UINT32_MAX - all.hist[b]
+                              ? UINT32_MAX
+                              : all.hist[b] + taken[i].hist[b];
         free(taken[i].key);
     }
     free(taken);
+    if (all.count) {
+        json_t *line = request_line(m, &all, now_ms);
+        if (line)
+            out(line, arg);
+    }
     json_t *line = service_line(m, now_ms, lag_ms, counters);
     if (line)
         out(line, arg);

@@ -441,11 +441,18 @@ static json_t *line_for(const char *route)
 {
     for (size_t i = 0; i < nlines; i++) {
         const char *r = str_at(lines[i], "Route");
-        if (!route && !r)
-            return lines[i]; /* the service line has no Route */
         if (route && r && !strcmp(r, route))
             return lines[i];
     }
+    return NULL;
+}
+
+/* A service line (no Route) carrying `metric`. */
+static json_t *service_line_with(const char *metric)
+{
+    for (size_t i = 0; i < nlines; i++)
+        if (!str_at(lines[i], "Route") && json_object_get(lines[i], metric))
+            return lines[i];
     return NULL;
 }
 
@@ -483,12 +490,12 @@ static void test_emf_lines(void)
     xr_emf_observe(m, "POST /orders", 503, 300.0);
     xr_emf_observe(m, "GET /orders/{id}", 200, 0.01);
     xr_emf_flush(m, 1764417600000, 1234, fake_counters, collect, NULL);
-    CU_ASSERT_EQUAL(nlines, 3);
+    CU_ASSERT_EQUAL(nlines, 4); /* two routes, the service's requests, the counters */
     static const char *const route_metrics[] = {"RequestCount", "Latency", "Http4xx", "Http5xx",
                                                 NULL};
     json_t *post = line_for("POST /orders");
     CU_ASSERT_PTR_NOT_NULL_FATAL(post);
-    check_directive(post, 1764417600000, "[[\"Service\",\"Route\"],[\"Service\"]]", route_metrics);
+    check_directive(post, 1764417600000, "[[\"Service\",\"Route\"]]", route_metrics);
     CU_ASSERT_STRING_EQUAL(str_at(post, "Service"), "svc");
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(post, "RequestCount")), 3);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(post, "Http4xx")), 1);
@@ -498,9 +505,17 @@ static void test_emf_lines(void)
     static const double want[] = {1.0, 2.0, 300.0};
     for (size_t i = 0; i < 3; i++) /* within a bucket (10%) */
         CU_ASSERT(fabs(json_real_value(json_array_get(lat, i)) - want[i]) <= want[i] * 0.1);
+    /* the service's requests: its own histogram of all four */
+    json_t *all = service_line_with("RequestCount");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(all);
+    check_directive(all, 1764417600000, "[[\"Service\"]]", route_metrics);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(all, "RequestCount")), 4);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(all, "Http4xx")), 1);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(all, "Http5xx")), 1);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(all, "Latency")), 4);
     static const char *const service_metrics[] = {"OrdersCreated", "PaymentsDeclined", "OutboxLag",
                                                   NULL};
-    json_t *svc = line_for(NULL);
+    json_t *svc = service_line_with("OrdersCreated");
     CU_ASSERT_PTR_NOT_NULL_FATAL(svc);
     check_directive(svc, 1764417600000, "[[\"Service\"]]", service_metrics);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(svc, "OrdersCreated")), 5);
@@ -511,7 +526,8 @@ static void test_emf_lines(void)
     fake_orders = 7;
     xr_emf_flush(m, 1764417660000, -1, fake_counters, collect, NULL);
     CU_ASSERT_EQUAL(nlines, 1);
-    svc = line_for(NULL);
+    svc = service_line_with("OrdersCreated");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(svc);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(svc, "OrdersCreated")), 2);
     CU_ASSERT_PTR_NULL(json_object_get(svc, "OutboxLag"));
     drop_lines();
@@ -542,7 +558,17 @@ static void test_emf_quantiles_and_routes(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(other);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(other, "RequestCount")), 2);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(other, "Http5xx")), 1);
-    CU_ASSERT_PTR_NULL(line_for(NULL)); /* no counters, no lag: no service line */
+    CU_ASSERT_PTR_NULL(service_line_with("OutboxLag")); /* no counters, no lag */
+    /* The service's quantiles weigh every request: 1000 of the 1003 were
+     * GET /a's 1..1000 ms, so its median is near 500 ms, not a mix of four
+     * routes' medians. */
+    json_t *all = service_line_with("RequestCount");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(all);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(all, "RequestCount")), 1003);
+    json_t *alat = json_object_get(all, "Latency");
+    CU_ASSERT_EQUAL_FATAL(json_array_size(alat), 100);
+    CU_ASSERT(fabs(json_real_value(json_array_get(alat, 49)) - 500.0) <= 50.0);
+    CU_ASSERT(fabs(json_real_value(json_array_get(alat, 98)) - 990.0) <= 99.0);
     drop_lines();
     xr_emf_free(m);
 
@@ -551,6 +577,34 @@ static void test_emf_quantiles_and_routes(void)
     CU_ASSERT_STRING_EQUAL(name, "OrdersCreated");
     xr_emf_metric_name("credit_notes_issued", name, sizeof name);
     CU_ASSERT_STRING_EQUAL(name, "CreditNotesIssued");
+}
+
+/* Counters whose EMF names would clash stay out of the line (CloudWatch
+ * would reject it whole). */
+static void clashing_counters(bh_counter_visit_fn fn, void *arg)
+{
+    fn("service", "h", 1, arg);    /* "Service": the dimension */
+    fn("outbox_lag", "h", 2, arg); /* "OutboxLag": the gauge */
+    fn("a_b", "h", 3, arg);        /* "AB" */
+    fn("ab", "h", 4, arg);         /* "Ab": a different name, kept */
+    fn("a__b", "h", 5, arg);       /* "AB" again */
+}
+
+static void test_emf_name_clashes(void)
+{
+    xr_emf *m = xr_emf_new("Bilhetagem", "svc", 10);
+    xr_emf_flush(m, 1, 7, clashing_counters, collect, NULL);
+    json_t *svc = service_line_with("OutboxLag");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(svc);
+    CU_ASSERT_STRING_EQUAL(str_at(svc, "Service"), "svc");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(svc, "OutboxLag")), 7);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(svc, "AB")), 3);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(svc, "Ab")), 4);
+    json_t *d =
+        json_array_get(json_object_get(json_object_get(svc, "_aws"), "CloudWatchMetrics"), 0);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(d, "Metrics")), 3); /* AB, Ab, OutboxLag */
+    drop_lines();
+    xr_emf_free(m);
 }
 
 /* ---- config -------------------------------------------------------------------------- */
@@ -642,6 +696,7 @@ int main(void)
     CU_add_test(s, "daemon addresses", test_emitter_addresses);
     CU_add_test(s, "EMF lines per route and for the service", test_emf_lines);
     CU_add_test(s, "EMF latency quantiles and the route limit", test_emf_quantiles_and_routes);
+    CU_add_test(s, "EMF counter names that would clash are left out", test_emf_name_clashes);
     CU_add_test(s, "config: defaults, environment, errors", test_config);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
