@@ -145,6 +145,9 @@ static void deliver_one(const bh_subscription *s, const bh_event *ev, bh_pending
     int rc = s->fn(&unit, ev, s->arg);
     bh_log_scope(outer);
     bh_trace_unit_end(&unit, span, rc != 0);
+    /* No transaction without storage, but the unit still ends: its
+     * bh_unit_count()s apply when it succeeded, and its memory goes. */
+    bh_unit_end(&unit, rc == 0);
     if (rc != 0) {
         bh_log(s->plugin, BH_LOG_ERROR, "subscriber %s failed on event %s (%s)", s->name,
                bh_event_id(ev), bh_event_type(ev));

@@ -225,6 +225,9 @@ describe('hello plugin and events', () => {
     assert.equal(res.status, 202);
     assert.deepEqual(res.json, { published: true });
     await waitFor(async () => (await count()) === before + 1, { what: 'one ping delivered' });
+    // The subscriber's bh_unit_count applied when its unit ended, in process too.
+    const metrics = await get('/metrics');
+    assert.match(metrics.body, new RegExp(`^bilhetagem_testkit_pings_total ${before + 1}$`, 'm'));
   });
 
   test('a failed unit (409) discards the event it published', async () => {

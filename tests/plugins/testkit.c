@@ -23,6 +23,7 @@
 
 typedef struct testkit {
     atomic_long pings_delivered;
+    bh_counter *pings;              /* testkit_pings: counted when the delivery's unit ends well */
     struct tk_db *db;               /* NULL without storage */
     struct tk_transport *transport; /* NULL unless loopback_transport */
 } testkit;
@@ -84,11 +85,11 @@ static int publish_handler(bh_request *req, void *arg)
 
 static int on_ping(bh_unit *unit, const bh_event *ev, void *arg)
 {
-    (void)unit;
     testkit *tk = arg;
     if (strcmp(bh_event_type(ev), "test.ping") || !bh_event_id(ev) || !bh_event_data(ev))
         return -1;
     atomic_fetch_add(&tk->pings_delivered, 1);
+    bh_unit_count(unit, tk->pings, 1);
     return 0;
 }
 
@@ -230,6 +231,8 @@ static int tk_register(bh_plugin_ctx *ctx, const json_t *config, testkit *tk)
         return -1;
     if (tk_db_register(ctx, config, &tk->db) != 0 || tk_tasks_register(ctx, config) != 0 ||
         tk_transport_register(ctx, config, &tk->transport) != 0)
+        return -1;
+    if (!(tk->pings = bh_counter_declare(ctx, "testkit_pings", "test.ping deliveries.")))
         return -1;
     return bh_event_subscribe(ctx, "test.ping", "counter", on_ping, tk);
 }
