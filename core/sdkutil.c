@@ -79,8 +79,16 @@ void bh_time_format(int64_t epoch_ms, char out[32])
         snprintf(out, 32, "invalid-time");
         return;
     }
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03dZ", (int)ms);
+    /* %04d, not strftime's %Y: glibc does not pad years below 1000, which
+     * bh_time_parse (four digits) would then refuse.  The year is 0..9999 and
+     * the rest in range, so 25 bytes are written; the wider buffer only keeps
+     * the compiler's truncation check quiet about fields it cannot bound. */
+    char buf[96];
+    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)ms);
+    size_t n = strnlen(buf, 31);
+    memcpy(out, buf, n);
+    out[n] = '\0';
 }
 
 /* n decimal digits at *p, advancing it; -1 if any is not a digit. */

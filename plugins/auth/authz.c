@@ -59,7 +59,7 @@ static int traced_refetch(bh_request *req, auth_jwks *j)
     int traced = bh_trace_outbound_header(unit, sp, hdr, sizeof hdr) == 0;
     long status = 0;
     int ok = auth_jwks_fetch(j, traced ? hdr : NULL, &status);
-    bh_trace_end(sp, (int)status, !ok && status == 0);
+    bh_trace_end(sp, (int)status, !ok); /* a 200 that does not parse failed too */
     return ok;
 }
 

@@ -60,6 +60,7 @@ xr_emf *xr_emf_new(const char *ns, const char *service, size_t max_routes)
     xr_emf *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
+    pthread_mutex_init(&m->lock, NULL); /* first: xr_emf_free destroys it */
     m->ns = strdup(ns);
     m->service = strdup(service);
     m->routes = calloc(max_routes + 1, sizeof *m->routes); /* +1: "other" */
@@ -68,7 +69,6 @@ xr_emf *xr_emf_new(const char *ns, const char *service, size_t max_routes)
         xr_emf_free(m);
         return NULL;
     }
-    pthread_mutex_init(&m->lock, NULL);
     return m;
 }
 
@@ -76,11 +76,9 @@ void xr_emf_free(xr_emf *m)
 {
     if (!m)
         return;
-    if (m->routes) {
-        for (size_t i = 0; i < m->n; i++)
-            free(m->routes[i].key);
-        pthread_mutex_destroy(&m->lock);
-    }
+    for (size_t i = 0; m->routes && i < m->n; i++)
+        free(m->routes[i].key);
+    pthread_mutex_destroy(&m->lock);
     for (size_t i = 0; i < m->nseen; i++)
         free(m->seen[i].name);
     free(m->seen);

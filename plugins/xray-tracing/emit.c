@@ -28,10 +28,20 @@
 /* "udp:host:port tcp:host:port" -> the udp one; "host:port" as is. */
 static int pick_address(const char *address, char *host, size_t hostlen, char *port, size_t portlen)
 {
-    const char *tok = address, *udp = strstr(address, "udp:");
+    /* "udp:" / "tcp:" only at the start of a word, so that a host named
+     * "xray-udp" or "mytcp" is a host */
+    const char *tok = address, *udp = NULL, *tcp = NULL;
+    for (const char *w = address; *w; w += strcspn(w, " \t"), w += strspn(w, " \t")) {
+        if (!strncmp(w, "udp:", 4) && !udp)
+            udp = w;
+        else if (!strncmp(w, "tcp:", 4) && !tcp)
+            tcp = w;
+        if (!*w)
+            break;
+    }
     if (udp)
         tok = udp + 4;
-    else if (strstr(address, "tcp:"))
+    else if (tcp)
         return -1; /* only a TCP address: nothing to send UDP to */
     size_t n = strcspn(tok, " \t");
     char buf[256];

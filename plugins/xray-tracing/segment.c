@@ -52,6 +52,9 @@ static void set_name(json_t *doc, const char *name)
                  (c >= 'A' && c <= 'Z') || strchr(" _.:/%&#=+\\-@", c);
         buf[n] = ok && c != '\0' ? (char)c : '_';
     }
+    if (name && name[n]) /* cut short: not in the middle of a UTF-8 character */
+        while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80)
+            n--;
     buf[n] = '\0';
     if (n == 0 || xr_set_str(doc, "name", buf, XR_NAME_MAX) != 0)
         json_object_set_new(doc, "name", json_string("unnamed"));

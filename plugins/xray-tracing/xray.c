@@ -359,12 +359,14 @@ static int xray_init(bh_plugin_ctx *ctx, const json_t *config, void **state)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&x->wake, &ca);
     pthread_condattr_destroy(&ca);
+    xr_sampler_init(&x->sampler, 0, 0); /* now: xray_free destroys its lock */
     char err[512];
     if (xr_config_parse(config, &x->cfg, err, sizeof err) != 0) {
         bh_plugin_error(ctx, "%s", err);
         xray_free(x);
         return -1;
     }
+    xr_sampler_destroy(&x->sampler);
     xr_sampler_init(&x->sampler, x->cfg.fixed_target, x->cfg.rate);
     if (xr_emitter_open(&x->emitter, x->cfg.daemon_address, x->cfg.max_datagram, err, sizeof err) !=
         0)

@@ -61,6 +61,9 @@ static void test_time_format(void)
     CU_ASSERT_STRING_EQUAL(out, "2026-11-29T12:00:00.123Z");
     bh_time_format(-1, out); /* floors, never "-0.001" */
     CU_ASSERT_STRING_EQUAL(out, "1969-12-31T23:59:59.999Z");
+    bh_time_format(-59011459200000LL, out); /* year 100: four digits, parses back */
+    CU_ASSERT_STRING_EQUAL(out, "0100-01-01T00:00:00.000Z");
+    CU_ASSERT_EQUAL(parsed(out), -59011459200000LL);
     /* format and parse agree */
     CU_ASSERT_EQUAL(parsed("2026-11-29T12:00:00.123Z"), 1795953600123LL);
     int64_t now = bh_time_ms();
