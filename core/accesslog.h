@@ -1,0 +1,60 @@
+/* accesslog.h - access-log records from the workers, JSON lines from one thread.
+ *
+ * A worker does not encode its access lines: it copies the few fields of a
+ * line into a fixed-size record in its own ring (one producer, one
+ * consumer, no lock), and the access-log thread encodes the records with
+ * jansson and writes them in batches.  See accesslog.c for the ring, the
+ * wake-ups and what happens when a ring is full.
+ */
+#ifndef BH_ACCESSLOG_H
+#define BH_ACCESSLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* One access line before encoding.  Every string is copied into the record
+ * except `method` and `route`, which point at strings that outlive the
+ * access-log thread (static names and the app's route templates). */
+typedef struct bh_access_rec {
+    struct timespec time; /* CLOCK_REALTIME when the response was ready */
+    int64_t duration_us;
+    uint64_t bytes_in, bytes_out;
+    const char *method;
+    const char *route; /* the matched template, or NULL */
+    int status;
+    char request_id[129];
+    char client[64];
+    char trace_id[36]; /* "" when the request has no trace */
+} bh_access_rec;
+
+/* Records a ring holds: about 45 ms of lines for a worker answering 90 000
+ * requests a second (a ring is about 1.2 MB). */
+#define BH_ACCESS_RING_SLOTS 4096
+
+typedef struct bh_access_ring bh_access_ring;
+typedef struct bh_accesslog bh_accesslog;
+
+/* Start the access-log thread with `n_rings` rings, one per worker.
+ * NULL with a message in err on failure.  Main thread. */
+bh_accesslog *bh_accesslog_start(int n_rings, char *err, size_t errlen);
+
+/* Ring `i`: its worker is the only thread that may reserve in it. */
+bh_access_ring *bh_accesslog_ring(bh_accesslog *lg, int i);
+
+/* The next free record of `r`, to fill and then publish with
+ * bh_access_commit(); NULL when the ring is full, in which case the line is
+ * counted as dropped and the access-log thread logs a warning.  The ring's
+ * worker only. */
+bh_access_rec *bh_access_reserve(bh_access_ring *r);
+void bh_access_commit(bh_access_ring *r);
+
+/* Lines dropped because a ring was full, since start (0 for NULL).  Any
+ * thread. */
+unsigned long bh_accesslog_dropped(const bh_accesslog *lg);
+
+/* Encode and write every queued record, stop the thread and free it all.
+ * Call once the workers have stopped (no producer left).  NULL is a no-op. */
+void bh_accesslog_stop(bh_accesslog *lg);
+
+#endif
