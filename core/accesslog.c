@@ -10,16 +10,23 @@
  * The thread sleeps BH_LOG_FLUSH_MS at most; a worker whose ring is a
  * quarter full wakes it early (once per round: `kicked`).  Each round it
  * encodes every queued record into a bh_log_buffer, which writes itself to
- * the log stream when full, and writes the rest at the end of the round, so
- * a line is written at most about BH_LOG_FLUSH_MS after its request.
+ * the log stream when full, and writes the rest at the end of the round.
  *
- * A full ring drops the line rather than stall the worker: the drop is
- * counted (bilhetagem_access_log_dropped_total in /metrics) and the thread
- * logs a warning at most once a second.  At stop the thread drains every
- * ring before it exits, so a clean shutdown loses no line.
+ * The thread is SCHED_IDLE: it runs on CPU time nothing else wants, and
+ * never preempts a worker (on a machine whose every core runs a worker, a
+ * normal thread woken beside one stalls all its connections for the length
+ * of a batch).  When there is no idle CPU the thread falls behind, a ring
+ * fills, and its worker encodes its own lines into its own encoder, flushed
+ * every BH_LOG_FLUSH_MS (counted: bilhetagem_access_log_overflow_total).  So
+ * a line is never dropped and a worker never waits for the thread; lines
+ * are written about BH_LOG_FLUSH_MS after their request when the machine has
+ * idle CPU, later (at most a ring's worth) when it has none, and a worker's
+ * own lines can be written before older ones still in its ring.  At stop
+ * the thread, back to a normal policy, drains every ring before it exits.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -27,7 +34,6 @@
 #include <string.h>
 
 #include "accesslog.h"
-#include "core.h"
 
 #define KICK_AT (BH_ACCESS_RING_SLOTS / 4)
 #define CACHE_LINE 64
@@ -37,7 +43,7 @@ struct bh_access_ring {
     atomic_size_t head;
     size_t tail_seen; /* `tail` as the worker last read it */
     bh_accesslog *lg;
-    atomic_ulong dropped;
+    atomic_ulong overflows;
     char pad1[CACHE_LINE];
     /* the thread's side */
     atomic_size_t tail;
@@ -53,13 +59,7 @@ struct bh_accesslog {
     atomic_int kicked;   /* a worker asked for a round */
     int n_rings;
     bh_access_ring **rings;
-    /* the thread's own */
-    json_t *line; /* one object, its members overwritten for every record */
-    bh_log_buffer batch;
-    time_t clock_sec;       /* the second clock_text was made for */
-    char clock_text[24];    /* "2026-11-29T10:00:00" */
-    unsigned long reported; /* drops already warned about */
-    int64_t warned_us;
+    bh_access_encoder enc; /* the thread's own */
 };
 
 static void kick(bh_accesslog *lg)
@@ -82,7 +82,7 @@ bh_access_rec *bh_access_reserve(bh_access_ring *r)
         if (used >= KICK_AT)
             kick(r->lg);
         if (used >= BH_ACCESS_RING_SLOTS) {
-            atomic_fetch_add_explicit(&r->dropped, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&r->overflows, 1, memory_order_relaxed);
             return NULL;
         }
     }
@@ -95,7 +95,7 @@ void bh_access_commit(bh_access_ring *r)
     atomic_store_explicit(&r->head, head + 1, memory_order_release);
 }
 
-/* ---- the thread ------------------------------------------------------------ */
+/* ---- encoding -------------------------------------------------------------- */
 
 /* The fields in the order docs/operations.md shows them; "trace_id" is
  * added and removed per record. */
@@ -108,17 +108,17 @@ static json_t *line_template(void)
 }
 
 /* RFC 3339 UTC with milliseconds; the date part is formatted once a second. */
-static void format_time(bh_accesslog *lg, const struct timespec *ts, char out[32])
+static void format_time(bh_access_encoder *e, const struct timespec *ts, char out[32])
 {
-    if (ts->tv_sec != lg->clock_sec) {
+    if (ts->tv_sec != e->clock_sec || !e->clock_text[0]) {
         struct tm tm;
         gmtime_r(&ts->tv_sec, &tm);
-        strftime(lg->clock_text, sizeof lg->clock_text, "%Y-%m-%dT%H:%M:%S", &tm);
-        lg->clock_sec = ts->tv_sec;
+        strftime(e->clock_text, sizeof e->clock_text, "%Y-%m-%dT%H:%M:%S", &tm);
+        e->clock_sec = ts->tv_sec;
     }
     long ms = ts->tv_nsec / 1000000;
-    size_t n = strlen(lg->clock_text);
-    memcpy(out, lg->clock_text, n);
+    size_t n = strlen(e->clock_text);
+    memcpy(out, e->clock_text, n);
     out[n] = '.';
     out[n + 1] = (char)('0' + ms / 100);
     out[n + 2] = (char)('0' + ms / 10 % 10);
@@ -136,11 +136,13 @@ static void set_string(json_t *o, const char *key, const char *value)
         json_object_set_new(o, key, json_string(value));
 }
 
-static void encode(bh_accesslog *lg, const bh_access_rec *r)
+void bh_access_encode(bh_access_encoder *e, const bh_access_rec *r)
 {
-    json_t *o = lg->line;
+    json_t *o = e->line;
+    if (!o && !(o = e->line = line_template()))
+        return;
     char now[32];
-    format_time(lg, &r->time, now);
+    format_time(e, &r->time, now);
     set_string(o, "time", now);
     set_string(o, "request_id", r->request_id);
     set_string(o, "method", r->method);
@@ -157,8 +159,22 @@ static void encode(bh_accesslog *lg, const bh_access_rec *r)
         set_string(o, "trace_id", r->trace_id);
     else
         json_object_del(o, "trace_id");
-    bh_log_buffered(&lg->batch, o);
+    bh_log_buffered(&e->batch, o);
 }
+
+void bh_access_encoder_flush(bh_access_encoder *e)
+{
+    bh_log_buffer_flush(&e->batch);
+}
+
+void bh_access_encoder_free(bh_access_encoder *e)
+{
+    bh_log_buffer_flush(&e->batch);
+    json_decref(e->line);
+    e->line = NULL;
+}
+
+/* ---- the thread ------------------------------------------------------------ */
 
 /* Encode everything queued in `r`; the worker gets each record back as
  * soon as it is encoded. */
@@ -167,22 +183,9 @@ static void drain(bh_accesslog *lg, bh_access_ring *r)
     size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
     size_t head = atomic_load_explicit(&r->head, memory_order_acquire);
     while (tail != head) {
-        encode(lg, &r->slots[tail % BH_ACCESS_RING_SLOTS]);
+        bh_access_encode(&lg->enc, &r->slots[tail % BH_ACCESS_RING_SLOTS]);
         atomic_store_explicit(&r->tail, ++tail, memory_order_release);
     }
-}
-
-static void report_drops(bh_accesslog *lg, int now_anyway)
-{
-    unsigned long total = bh_accesslog_dropped(lg);
-    int64_t now = bh_now_us();
-    if (total == lg->reported || (!now_anyway && now - lg->warned_us < 1000000))
-        return;
-    bh_log_core(BH_LOG_WARN,
-                "access log: %lu lines dropped (%lu in all): a worker's queue of %d lines was full",
-                total - lg->reported, total, BH_ACCESS_RING_SLOTS);
-    lg->reported = total;
-    lg->warned_us = now;
 }
 
 static void wait_round(bh_accesslog *lg, int *stopping)
@@ -206,13 +209,14 @@ static void wait_round(bh_accesslog *lg, int *stopping)
 static void *logger_main(void *arg)
 {
     bh_accesslog *lg = arg;
+    struct sched_param idle = {0};
+    pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle); /* else: a normal thread */
     for (;;) {
         int stopping;
         wait_round(lg, &stopping);
         for (int i = 0; i < lg->n_rings; i++)
             drain(lg, lg->rings[i]);
-        bh_log_buffer_flush(&lg->batch);
-        report_drops(lg, stopping);
+        bh_access_encoder_flush(&lg->enc);
         if (stopping) /* the workers had stopped: that was the last round */
             return NULL;
     }
@@ -225,7 +229,7 @@ static void accesslog_free(bh_accesslog *lg)
     for (int i = 0; i < lg->n_rings; i++)
         free(lg->rings[i]);
     free(lg->rings);
-    json_decref(lg->line);
+    bh_access_encoder_free(&lg->enc);
     pthread_cond_destroy(&lg->wake);
     pthread_mutex_destroy(&lg->lock);
     free(lg);
@@ -242,7 +246,6 @@ bh_accesslog *bh_accesslog_start(int n_rings, char *err, size_t errlen)
     pthread_condattr_destroy(&ca);
     lg->rings = bh_xcalloc((size_t)n_rings, sizeof *lg->rings);
     lg->n_rings = n_rings;
-    lg->line = line_template();
     for (int i = 0; i < n_rings; i++) {
         bh_access_ring *r = aligned_alloc(CACHE_LINE, sizeof *r);
         if (!r)
@@ -251,7 +254,7 @@ bh_accesslog *bh_accesslog_start(int n_rings, char *err, size_t errlen)
         r->lg = lg;
         lg->rings[i] = r;
     }
-    int rc = n_rings > 0 && lg->line && lg->rings[n_rings - 1]
+    int rc = n_rings > 0 && lg->rings[n_rings - 1]
                  ? pthread_create(&lg->thread, NULL, logger_main, lg)
                  : ENOMEM;
     if (rc != 0) {
@@ -267,11 +270,11 @@ bh_access_ring *bh_accesslog_ring(bh_accesslog *lg, int i)
     return lg->rings[i];
 }
 
-unsigned long bh_accesslog_dropped(const bh_accesslog *lg)
+unsigned long bh_accesslog_overflows(const bh_accesslog *lg)
 {
     unsigned long total = 0;
     for (int i = 0; lg && i < lg->n_rings; i++)
-        total += atomic_load_explicit(&lg->rings[i]->dropped, memory_order_relaxed);
+        total += atomic_load_explicit(&lg->rings[i]->overflows, memory_order_relaxed);
     return total;
 }
 
@@ -279,6 +282,8 @@ void bh_accesslog_stop(bh_accesslog *lg)
 {
     if (!lg)
         return;
+    struct sched_param normal = {0}; /* the last round must not wait for idle CPU */
+    pthread_setschedparam(lg->thread, SCHED_OTHER, &normal);
     pthread_mutex_lock(&lg->lock);
     lg->stopping = 1;
     pthread_cond_signal(&lg->wake);

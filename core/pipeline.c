@@ -291,7 +291,8 @@ static void process(bh_request *req, bh_worker *w)
 }
 
 /* One access line per request: the worker copies its fields into a record
- * of its ring and the access-log thread encodes it (accesslog.c). */
+ * of its ring for the access-log thread to encode, or, when the ring is
+ * full, encodes it itself (accesslog.c). */
 static void copy_field(char *dst, size_t size, const char *src)
 {
     size_t n = strnlen(src, size - 1);
@@ -301,9 +302,10 @@ static void copy_field(char *dst, size_t size, const char *src)
 
 static void access_log(bh_worker *w, const bh_request *req, int64_t us)
 {
+    bh_access_rec own;
     bh_access_rec *r = bh_access_reserve(w->access);
     if (!r)
-        return; /* the ring is full: counted, and the access-log thread warns */
+        r = &own;
     clock_gettime(CLOCK_REALTIME, &r->time);
     r->duration_us = us;
     r->bytes_in = req->body_len;
@@ -314,7 +316,10 @@ static void access_log(bh_worker *w, const bh_request *req, int64_t us)
     copy_field(r->request_id, sizeof r->request_id, req->id);
     copy_field(r->client, sizeof r->client, req->client);
     bh_trace_id(&req->unit, r->trace_id); /* xray: "" when the request has no trace */
-    bh_access_commit(w->access);
+    if (r == &own)
+        bh_access_encode(&w->access_own, r);
+    else
+        bh_access_commit(w->access);
 }
 
 static void on_complete(struct evhttp_request *ev, void *arg)

@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <event2/buffer.h>
 #include <event2/listener.h>
 
 #include "server.h"
@@ -123,8 +124,10 @@ static void drain_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     bh_worker *w = arg;
-    if (atomic_load(&w->inflight) == 0 || bh_now_us() >= w->srv->drain_deadline_us)
+    if (atomic_load(&w->inflight) == 0 || bh_now_us() >= w->srv->drain_deadline_us) {
+        bh_access_encoder_flush(&w->access_own);
         event_base_loopexit(w->base, NULL);
+    }
 }
 
 static void drain_start(evutil_socket_t fd, short what, void *arg)
@@ -142,6 +145,14 @@ static void drain_start(evutil_socket_t fd, short what, void *arg)
     struct timeval tv = {0, DRAIN_POLL_MS * 1000};
     event_add(w->drain_tick, &tv);
     drain_tick(-1, 0, w);
+}
+
+static void log_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    bh_worker *w = arg;
+    bh_access_encoder_flush(&w->access_own);
 }
 
 /* The epoll changelist folds the disable-read / enable-write / reverse
@@ -194,8 +205,10 @@ static int worker_setup(bh_worker *w, char *err, size_t errlen)
     w->drain_ev = event_new(w->base, -1, 0, drain_start, w);
     w->drain_tick = event_new(w->base, -1, EV_PERSIST, drain_tick, w);
     w->access = w->srv->accesslog ? bh_accesslog_ring(w->srv->accesslog, w->index) : NULL;
-    if (!w->bound || !w->drain_ev || !w->drain_tick ||
-        bh_match_init(&w->match, w->srv->app->router) != 0) {
+    w->log_tick = event_new(w->base, -1, EV_PERSIST, log_tick, w);
+    struct timeval flush = {0, BH_LOG_FLUSH_MS * 1000};
+    if (!w->bound || !w->drain_ev || !w->drain_tick || !w->log_tick ||
+        event_add(w->log_tick, &flush) != 0 || bh_match_init(&w->match, w->srv->app->router) != 0) {
         if (fd >= 0 && !w->bound)
             close(fd);
         snprintf(err, errlen, "worker %d: cannot accept on the listening socket", w->index);
@@ -268,6 +281,12 @@ void bh_server_free(bh_server *srv)
             event_free(w->drain_ev);
         if (w->drain_tick)
             event_free(w->drain_tick);
+        if (w->log_tick)
+            event_free(w->log_tick);
+        bh_access_encoder_free(&w->access_own);
+        free(w->spare);
+        if (w->spare_body)
+            evbuffer_free(w->spare_body);
         bh_match_free(&w->match);
         if (w->db)
             w->db->drv->close(w->db);

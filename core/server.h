@@ -32,12 +32,18 @@ typedef struct bh_worker {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
-    struct event *drain_ev;   /* activated by the main thread */
-    struct event *drain_tick; /* polls in-flight while draining */
-    bh_match match;           /* this thread's router scratch */
-    bh_idgen ids;             /* request ids */
-    bh_dbconn *db;            /* this thread's database connection */
-    bh_access_ring *access;   /* this worker's access-log records, or NULL */
+    struct event *drain_ev;       /* activated by the main thread */
+    struct event *drain_tick;     /* polls in-flight while draining */
+    bh_match match;               /* this thread's router scratch */
+    bh_idgen ids;                 /* request ids */
+    bh_dbconn *db;                /* this thread's database connection */
+    bh_access_ring *access;       /* this worker's access-log records, or NULL */
+    bh_access_encoder access_own; /* lines it encodes when its ring is full */
+    struct event *log_tick;       /* flushes access_own every BH_LOG_FLUSH_MS */
+    struct bh_request *spare;     /* the last request's memory, for the next */
+    struct evbuffer *spare_body;  /* an empty response buffer, for the next */
+    time_t date_sec;              /* the second `date` was made for */
+    char date[32];                /* "Sun, 29 Nov 2026 10:00:00 GMT" */
     atomic_long inflight;
     int draining;
 } bh_worker;
