@@ -247,9 +247,10 @@ bh_accesslog *bh_accesslog_start(int n_rings, char *err, size_t errlen)
     lg->rings = bh_xcalloc((size_t)n_rings, sizeof *lg->rings);
     lg->n_rings = n_rings;
     for (int i = 0; i < n_rings; i++) {
-        bh_access_ring *r = aligned_alloc(CACHE_LINE, sizeof *r);
-        if (!r)
+        void *mem = NULL; /* aligned: the two counters sit on cache lines of their own */
+        if (posix_memalign(&mem, CACHE_LINE, sizeof(bh_access_ring)) != 0)
             break;
+        bh_access_ring *r = mem;
         memset(r, 0, offsetof(bh_access_ring, slots)); /* records are written before read */
         r->lg = lg;
         lg->rings[i] = r;
