@@ -127,13 +127,21 @@ static void format_time(bh_access_encoder *e, const struct timespec *ts, char ou
     out[n + 5] = '\0';
 }
 
-/* Set a string member; json_string_set refuses only invalid UTF-8, which
- * none of these (ids, addresses, templates checked at registration) is. */
-static void set_string(json_t *o, const char *key, const char *value)
+/* Set a string member.  `ascii` values were built or checked by the core
+ * (time, request id, method, client address, trace id): they skip jansson's
+ * UTF-8 check.  A value jansson refuses becomes null, never the previous
+ * line's. */
+static void set_string(json_t *o, const char *key, const char *value, int ascii)
 {
     json_t *v = json_object_get(o, key);
-    if (!v || json_string_set(v, value) != 0)
-        json_object_set_new(o, key, json_string(value));
+    size_t n = strlen(value);
+    int rc = !json_is_string(v) ? -1
+             : ascii            ? json_string_setn_nocheck(v, value, n)
+                                : json_string_setn(v, value, n);
+    if (rc != 0) {
+        json_t *fresh = ascii ? json_stringn_nocheck(value, n) : json_stringn(value, n);
+        json_object_set_new(o, key, fresh ? fresh : json_null());
+    }
 }
 
 void bh_access_encode(bh_access_encoder *e, const bh_access_rec *r)
@@ -143,20 +151,20 @@ void bh_access_encode(bh_access_encoder *e, const bh_access_rec *r)
         return;
     char now[32];
     format_time(e, &r->time, now);
-    set_string(o, "time", now);
-    set_string(o, "request_id", r->request_id);
-    set_string(o, "method", r->method);
+    set_string(o, "time", now, 1);
+    set_string(o, "request_id", r->request_id, 1);
+    set_string(o, "method", r->method, 1);
     if (r->route)
-        set_string(o, "route", r->route);
+        set_string(o, "route", r->route, 0);
     else
         json_object_set_new(o, "route", json_null());
     json_integer_set(json_object_get(o, "status"), r->status);
     json_real_set(json_object_get(o, "duration_ms"), (double)r->duration_us / 1000.0);
     json_integer_set(json_object_get(o, "bytes_in"), (json_int_t)r->bytes_in);
     json_integer_set(json_object_get(o, "bytes_out"), (json_int_t)r->bytes_out);
-    set_string(o, "client", r->client);
+    set_string(o, "client", r->client, 1);
     if (r->trace_id[0]) /* xray: the request's trace id, for log correlation */
-        set_string(o, "trace_id", r->trace_id);
+        set_string(o, "trace_id", r->trace_id, 1);
     else
         json_object_del(o, "trace_id");
     bh_log_buffered(&e->batch, o);

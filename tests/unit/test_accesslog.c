@@ -94,11 +94,15 @@ static void test_line_fields(void)
     bh_access_encode(&e, &r);
     fill(&r, 2, NULL); /* no route: null, and no trace: no trace_id */
     bh_access_encode(&e, &r);
+    fill(&r, 3, "/orders/{id}");
+    bh_access_encode(&e, &r);
+    fill(&r, 4, "/bad/\xff"); /* refused by jansson: null, not line 3's route */
+    bh_access_encode(&e, &r);
     bh_access_encoder_free(&e);
 
     size_t n;
     json_t **lines = read_lines(&n);
-    CU_ASSERT_EQUAL_FATAL(n, 2);
+    CU_ASSERT_EQUAL_FATAL(n, 4);
     json_t *l = lines[0];
     CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(l, "time")),
                            "2026-11-30T10:00:00.123Z");
@@ -116,6 +120,9 @@ static void test_line_fields(void)
                            "1-5759e988-bd862e3fe1be46a994272793");
     CU_ASSERT_TRUE(json_is_null(json_object_get(lines[1], "route")));
     CU_ASSERT_PTR_NULL(json_object_get(lines[1], "trace_id"));
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(lines[2], "route")), "/orders/{id}");
+    CU_ASSERT_TRUE(json_is_null(json_object_get(lines[3], "route")));
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(lines[3], "request_id")), "req-4");
     free_lines(lines, n);
 }
 
