@@ -22,7 +22,9 @@
  * are written about BH_LOG_FLUSH_MS after their request when the machine has
  * idle CPU, later (at most a ring's worth) when it has none, and a worker's
  * own lines can be written before older ones still in its ring.  At stop
- * the thread, back to a normal policy, drains every ring before it exits.
+ * the thread drains every ring before it exits, back to a normal policy
+ * first where the system allows it (leaving SCHED_IDLE needs root or an
+ * RLIMIT_NICE; by then the workers are gone anyway).
  */
 #include <errno.h>
 #include <pthread.h>
