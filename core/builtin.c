@@ -63,6 +63,13 @@ static int metrics(bh_request *req, void *arg)
     bh_resp_bytes(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
     free(text);
     bh_counters_render(req->resp_body);
+    if (srv->accesslog)
+        evbuffer_add_printf(req->resp_body,
+                            "# HELP bilhetagem_access_log_overflow_total Access lines a worker "
+                            "encoded itself because the access-log thread was behind.\n"
+                            "# TYPE bilhetagem_access_log_overflow_total counter\n"
+                            "bilhetagem_access_log_overflow_total %lu\n",
+                            bh_accesslog_overflows(srv->accesslog));
     bh_outbox_stats os;
     if (srv->app->storage && bh_outbox_stats_read(srv->app, &req->worker->db, &os) == 0)
         evbuffer_add_printf(

@@ -181,13 +181,13 @@ void bh_log_core(bh_log_level level, const char *fmt, ...) BH_PRINTF(2, 3);
 /* Write one JSON object as a line (steals obj). */
 void bh_log_json(json_t *obj);
 
-/* A per-thread batch of log lines (see log.c). */
+/* A batch of log lines (see log.c): the access-log thread's. */
 #define BH_LOG_FLUSH_MS 100
 typedef struct bh_log_buffer {
     size_t len;
     char data[32768];
 } bh_log_buffer;
-/* Append obj as a line (steals obj); flushes first when full. */
+/* Append obj (borrowed) as a line; writes the batch first when full. */
 void bh_log_buffered(bh_log_buffer *b, json_t *obj);
 void bh_log_buffer_flush(bh_log_buffer *b);
 

@@ -3,10 +3,10 @@
  * Every line is one JSON object built with jansson, written with a single
  * fputs under a mutex so lines from several workers never interleave.  The
  * stream is stdout unless log.file is set; SIGHUP reopens that file (for
- * logrotate).  Access-log lines, one per request, go through a per-worker
- * bh_log_buffer instead: the worker flushes it when it is full and every
- * BH_LOG_FLUSH_MS, so a busy server does one write per batch, not per request
- * (at most that long of access lines is lost if the process is killed).  Messages are formatted by the caller's printf format: the
+ * logrotate).  Access-log lines, one per request, are encoded by the
+ * access-log thread (accesslog.c) into a bh_log_buffer, written when full
+ * and every BH_LOG_FLUSH_MS, so a busy server does one write per batch, not
+ * per request.  Messages are formatted by the caller's printf format: the
  * SDK header tells plugin authors never to pass secrets.
  */
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -108,13 +109,23 @@ void bh_log_use_stderr(void)
     pthread_mutex_unlock(&log_lock);
 }
 
-/* Append `len` bytes under the lock with one fwrite + fflush. */
+/* Append `len` bytes under the lock, straight to the descriptor: a line
+ * buffered stream would cut a 32 KiB batch into many writes. */
 static void log_write(const char *data, size_t len)
 {
     pthread_mutex_lock(&log_lock);
     FILE *out = log_out ? log_out : log_stderr ? stderr : stdout;
-    fwrite(data, 1, len, out);
-    fflush(out);
+    fflush(out); /* nothing is left there; but never reorder if it were */
+    int fd = fileno(out);
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* a full disk or a closed pipe: the lines are lost */
+        data += n;
+        len -= (size_t)n;
+    }
     pthread_mutex_unlock(&log_lock);
 }
 
@@ -135,13 +146,12 @@ void bh_log_buffered(bh_log_buffer *b, json_t *obj)
         bh_log_buffer_flush(b);
         n = json_dumpb(obj, b->data, sizeof b->data - 1, flags);
         if (n == 0 || n + 1 > sizeof b->data) { /* a giant line goes alone */
-            bh_log_json(obj);
+            bh_log_json(json_incref(obj));
             return;
         }
     }
     b->len += n;
     b->data[b->len++] = '\n';
-    json_decref(obj);
 }
 
 void bh_log_json(json_t *obj)

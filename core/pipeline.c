@@ -290,63 +290,36 @@ static void process(bh_request *req, bh_worker *w)
     run_in_unit(req, w);
 }
 
-/* RFC 3339 UTC with milliseconds; the date part is formatted once a second. */
-static void worker_clock(bh_worker *w, char out[32])
+/* One access line per request: the worker copies its fields into a record
+ * of its ring for the access-log thread to encode, or, when the ring is
+ * full, encodes it itself (accesslog.c). */
+static void copy_field(char *dst, size_t size, const char *src)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    if (ts.tv_sec != w->clock_sec) {
-        struct tm tm;
-        gmtime_r(&ts.tv_sec, &tm);
-        strftime(w->clock_text, sizeof w->clock_text, "%Y-%m-%dT%H:%M:%S", &tm);
-        w->clock_sec = ts.tv_sec;
-    }
-    long ms = ts.tv_nsec / 1000000;
-    size_t n = strlen(w->clock_text);
-    memcpy(out, w->clock_text, n);
-    out[n] = '.';
-    out[n + 1] = (char)('0' + ms / 100);
-    out[n + 2] = (char)('0' + ms / 10 % 10);
-    out[n + 3] = (char)('0' + ms % 10);
-    out[n + 4] = 'Z';
-    out[n + 5] = '\0';
-}
-
-/* One line per request.  The worker keeps one JSON object and overwrites
- * its members: the access log is on the hot path and jansson's integer
- * setters reuse the value in place. */
-static json_t *access_template(void)
-{
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:n, s:i, s:f, s:I, s:I, s:s}", "time", "", "level",
-                     "info", "type", "access", "request_id", "", "method", "", "route", "status", 0,
-                     "duration_ms", 0.0, "bytes_in", (json_int_t)0, "bytes_out", (json_int_t)0,
-                     "client", "");
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
 }
 
 static void access_log(bh_worker *w, const bh_request *req, int64_t us)
 {
-    json_t *o = w->access_line;
-    if (!o && !(o = w->access_line = access_template()))
-        return;
-    char now[32];
-    worker_clock(w, now);
-    json_string_set(json_object_get(o, "time"), now);
-    json_string_set(json_object_get(o, "request_id"), req->id);
-    json_string_set(json_object_get(o, "method"), req->method);
-    json_string_set(json_object_get(o, "client"), req->client);
-    json_object_set_new(o, "route", req->route ? json_string(req->route->tmpl) : json_null());
-    json_integer_set(json_object_get(o, "status"), req->status);
-    json_real_set(json_object_get(o, "duration_ms"), (double)us / 1000.0);
-    json_integer_set(json_object_get(o, "bytes_in"), (json_int_t)req->body_len);
-    json_integer_set(json_object_get(o, "bytes_out"), (json_int_t)req->bytes_out);
-    char trace_id[36]; /* xray: the request's trace id, for log correlation */
-    json_t *tid = json_object_get(o, "trace_id");
-    if (bh_trace_id(&req->unit, trace_id) != 0) {
-        if (tid)
-            json_object_del(o, "trace_id");
-    } else if (!tid || json_string_set(tid, trace_id) != 0)
-        json_object_set_new(o, "trace_id", json_string(trace_id));
-    bh_log_buffered(&w->access_log, json_incref(o));
+    bh_access_rec own;
+    bh_access_rec *r = bh_access_reserve(w->access);
+    if (!r)
+        r = &own;
+    clock_gettime(CLOCK_REALTIME, &r->time);
+    r->duration_us = us;
+    r->bytes_in = req->body_len;
+    r->bytes_out = req->bytes_out;
+    r->method = req->method;
+    r->route = req->route ? req->route->tmpl : NULL;
+    r->status = req->status;
+    copy_field(r->request_id, sizeof r->request_id, req->id);
+    copy_field(r->client, sizeof r->client, req->client);
+    bh_trace_id(&req->unit, r->trace_id); /* xray: "" when the request has no trace */
+    if (r == &own)
+        bh_access_encode(&w->access_own, r);
+    else
+        bh_access_commit(w->access);
 }
 
 static void on_complete(struct evhttp_request *ev, void *arg)
@@ -371,7 +344,7 @@ void bh_pipeline_handle(struct evhttp_request *ev, void *arg)
     bh_request_finish(req);
     int64_t us = bh_now_us() - req->start_us;
     run_hooks(req, BH_HOOK_END);
-    if (app->cfg->access_log)
+    if (w->access)
         access_log(w, req, us);
     bh_metrics_observe(w->srv->metrics, req->route ? req->route->index : 0, req->method_bit,
                        req->status, us);

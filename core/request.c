@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <arpa/inet.h>
 
 #include "input.h"
@@ -78,12 +79,20 @@ static const char *method_name(enum evhttp_cmd_type t, unsigned *bit)
     }
 }
 
+/* `src` into dst[size], cut if need be. */
+static void copy_str(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 static void set_request_id(bh_request *req)
 {
     const char *given =
         evhttp_find_header(evhttp_request_get_input_headers(req->ev), "X-Request-Id");
     if (bh_request_id_ok(given)) /* short and harmless: it is echoed and logged */
-        snprintf(req->id, sizeof req->id, "%s", given);
+        copy_str(req->id, sizeof req->id, given);
     else if (req->worker)
         bh_idgen_hex(&req->worker->ids, req->id);
     else
@@ -105,7 +114,7 @@ static int client_from_forwarded(bh_request *req)
     unsigned char tmp[sizeof(struct in6_addr)];
     if (inet_pton(AF_INET, last, tmp) != 1 && inet_pton(AF_INET6, last, tmp) != 1)
         return -1;
-    snprintf(req->client, sizeof req->client, "%s", last);
+    copy_str(req->client, sizeof req->client, last);
     return 0;
 }
 
@@ -116,7 +125,7 @@ static void set_client(bh_request *req)
     char *host = NULL;
     ev_uint16_t port = 0;
     evhttp_connection_get_peer(evhttp_request_get_connection(req->ev), &host, &port);
-    snprintf(req->client, sizeof req->client, "%s", host ? host : "-");
+    copy_str(req->client, sizeof req->client, host ? host : "-");
 }
 
 /* 1 when the percent-decoded `s` is UTF-8 text. */
@@ -142,14 +151,21 @@ static const char *set_path(bh_request *req)
         return not_path;
     req->raw_path_len = strlen(raw);
     req->raw_path = arena_strndup(req, raw, req->raw_path_len);
-    size_t dlen = 0;
-    char *dec = evhttp_uridecode(raw, 0, &dlen);
-    if (!dec)
-        return not_path;
-    int ok = strlen(dec) == dlen; /* a %00 would hide the rest of the path */
-    int text = ok && bh_utf8_valid(dec, dlen);
-    req->path = text ? arena_strndup(req, dec, dlen) : NULL;
-    free(dec);
+    int ok, text;
+    if (!memchr(raw, '%', req->raw_path_len)) { /* nothing to decode: most paths */
+        ok = 1;
+        text = bh_utf8_valid(raw, req->raw_path_len);
+        req->path = text ? req->raw_path : NULL;
+    } else {
+        size_t dlen = 0;
+        char *dec = evhttp_uridecode(raw, 0, &dlen);
+        if (!dec)
+            return not_path;
+        ok = strlen(dec) == dlen; /* a %00 would hide the rest of the path */
+        text = ok && bh_utf8_valid(dec, dlen);
+        req->path = text ? arena_strndup(req, dec, dlen) : NULL;
+        free(dec);
+    }
     const char *q = evhttp_uri_get_query(uri);
     req->query_string = q ? bh_req_strdup(req, q) : NULL;
     if (!ok)
@@ -161,9 +177,14 @@ static const char *set_path(bh_request *req)
     return NULL;
 }
 
+/* A worker reuses the memory of its last request (a bh_request is over a
+ * KiB: beyond malloc's per-thread cache, each new one was a trip through
+ * its arena). */
 bh_request *bh_request_new(bh_app *app, struct bh_worker *w, struct evhttp_request *ev)
 {
-    bh_request *req = bh_xmalloc(sizeof *req);
+    bh_request *req = w && w->spare ? w->spare : bh_xmalloc(sizeof *req);
+    if (w)
+        w->spare = NULL;
     memset(req, 0, offsetof(bh_request, inline_arena)); /* the arena needs no zeroing */
     req->app = app;
     req->worker = w;
@@ -196,14 +217,22 @@ void bh_request_free(bh_request *req)
     if (req->query_parsed)
         evhttp_clear_headers(&req->query);
     json_decref(req->json);
-    if (req->resp_body)
-        evbuffer_free(req->resp_body);
+    struct bh_worker *w = req->worker;
+    if (req->resp_body) { /* emptied by evhttp_send_reply: kept for the next */
+        if (w && !w->spare_body && evbuffer_get_length(req->resp_body) == 0)
+            w->spare_body = req->resp_body;
+        else
+            evbuffer_free(req->resp_body);
+    }
     bh_unit_reset(&req->unit);
     for (bh_arena_block *b = req->arena, *next; b; b = next) {
         next = b->next;
         free(b);
     }
-    free(req);
+    if (w && !w->spare)
+        w->spare = req;
+    else
+        free(req);
 }
 
 /* ---- reading --------------------------------------------------------------- */
@@ -392,10 +421,15 @@ int bh_req_owner_or_admin(const bh_request *req, const char *owner_sub)
 
 static struct evbuffer *reset_body(bh_request *req)
 {
-    if (req->resp_body)
+    struct bh_worker *w = req->worker;
+    if (req->resp_body) {
         evbuffer_drain(req->resp_body, evbuffer_get_length(req->resp_body));
-    else if (!(req->resp_body = evbuffer_new()))
+    } else if (w && w->spare_body) {
+        req->resp_body = w->spare_body;
+        w->spare_body = NULL;
+    } else if (!(req->resp_body = evbuffer_new())) {
         abort();
+    }
     return req->resp_body;
 }
 
@@ -490,6 +524,26 @@ void bh_problem_field(json_t **errors, const char *pointer, const char *detail_f
 
 /* ---- sending --------------------------------------------------------------- */
 
+/* The Date header, formatted once a second per worker (evhttp would format
+ * it for every response).  English names whatever the locale. */
+static const char *worker_date(struct bh_worker *w)
+{
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    if (ts.tv_sec != w->date_sec || !w->date[0]) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        snprintf(w->date, sizeof w->date, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
+                 tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                 tm.tm_sec);
+        w->date_sec = ts.tv_sec;
+    }
+    return w->date;
+}
+
 void bh_request_finish(bh_request *req)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req->ev);
@@ -497,6 +551,8 @@ void bh_request_finish(bh_request *req)
         bh_resp_problem_simple(req, 500, "internal", "Internal Server Error",
                                "the handler produced no response");
     evhttp_add_header(h, "X-Request-Id", req->id);
+    if (req->worker)
+        evhttp_add_header(h, "Date", worker_date(req->worker));
     if (req->content_type)
         evhttp_add_header(h, "Content-Type", req->content_type);
     if (atomic_load(&req->app->draining))

@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <event2/buffer.h>
 #include <event2/listener.h>
 
 #include "server.h"
@@ -124,7 +125,7 @@ static void drain_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     bh_worker *w = arg;
     if (atomic_load(&w->inflight) == 0 || bh_now_us() >= w->srv->drain_deadline_us) {
-        bh_log_buffer_flush(&w->access_log);
+        bh_access_encoder_flush(&w->access_own);
         event_base_loopexit(w->base, NULL);
     }
 }
@@ -151,7 +152,7 @@ static void log_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     bh_worker *w = arg;
-    bh_log_buffer_flush(&w->access_log);
+    bh_access_encoder_flush(&w->access_own);
 }
 
 /* The epoll changelist folds the disable-read / enable-write / reverse
@@ -203,6 +204,7 @@ static int worker_setup(bh_worker *w, char *err, size_t errlen)
         evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(w->bound), accept_error);
     w->drain_ev = event_new(w->base, -1, 0, drain_start, w);
     w->drain_tick = event_new(w->base, -1, EV_PERSIST, drain_tick, w);
+    w->access = w->srv->accesslog ? bh_accesslog_ring(w->srv->accesslog, w->index) : NULL;
     w->log_tick = event_new(w->base, -1, EV_PERSIST, log_tick, w);
     struct timeval flush = {0, BH_LOG_FLUSH_MS * 1000};
     if (!w->bound || !w->drain_ev || !w->drain_tick || !w->log_tick ||
@@ -224,6 +226,8 @@ static void *worker_main(void *arg)
 
 int bh_server_start(bh_server *srv, int n_workers, char *err, size_t errlen)
 {
+    if (srv->app->cfg->access_log && !(srv->accesslog = bh_accesslog_start(n_workers, err, errlen)))
+        return -1;
     srv->workers = bh_xcalloc((size_t)n_workers, sizeof *srv->workers);
     for (int i = 0; i < n_workers; i++) {
         bh_worker *w = &srv->workers[i];
@@ -263,6 +267,8 @@ void bh_server_join(bh_server *srv)
 {
     for (int i = 0; i < srv->n_workers; i++)
         pthread_join(srv->workers[i].thread, NULL);
+    bh_accesslog_stop(srv->accesslog); /* no worker left to queue a line */
+    srv->accesslog = NULL;
 }
 
 void bh_server_free(bh_server *srv)
@@ -277,8 +283,10 @@ void bh_server_free(bh_server *srv)
             event_free(w->drain_tick);
         if (w->log_tick)
             event_free(w->log_tick);
-        json_decref(w->access_line);
-        bh_log_buffer_flush(&w->access_log);
+        bh_access_encoder_free(&w->access_own);
+        free(w->spare);
+        if (w->spare_body)
+            evbuffer_free(w->spare_body);
         bh_match_free(&w->match);
         if (w->db)
             w->db->drv->close(w->db);
@@ -287,6 +295,8 @@ void bh_server_free(bh_server *srv)
     }
     free(srv->workers);
     srv->workers = NULL;
+    bh_accesslog_stop(srv->accesslog); /* when the workers never started */
+    srv->accesslog = NULL;
     if (srv->fd >= 0)
         close(srv->fd);
     srv->fd = -1;

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "accesslog.h"
 #include "core.h"
 #include "db.h"
 #include "metrics.h"
@@ -31,16 +32,18 @@ typedef struct bh_worker {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
-    struct event *drain_ev;   /* activated by the main thread */
-    struct event *drain_tick; /* polls in-flight while draining */
-    bh_match match;           /* this thread's router scratch */
-    bh_idgen ids;             /* request ids */
-    bh_dbconn *db;            /* this thread's database connection */
-    struct event *log_tick;   /* flushes access_log every BH_LOG_FLUSH_MS */
-    bh_log_buffer access_log;
-    json_t *access_line; /* reused for every access-log line */
-    time_t clock_sec;    /* the second clock_text was made for */
-    char clock_text[24]; /* "2026-11-29T10:00:00" */
+    struct event *drain_ev;       /* activated by the main thread */
+    struct event *drain_tick;     /* polls in-flight while draining */
+    bh_match match;               /* this thread's router scratch */
+    bh_idgen ids;                 /* request ids */
+    bh_dbconn *db;                /* this thread's database connection */
+    bh_access_ring *access;       /* this worker's access-log records, or NULL */
+    bh_access_encoder access_own; /* lines it encodes when its ring is full */
+    struct event *log_tick;       /* flushes access_own every BH_LOG_FLUSH_MS */
+    struct bh_request *spare;     /* the last request's memory, for the next */
+    struct evbuffer *spare_body;  /* an empty response buffer, for the next */
+    time_t date_sec;              /* the second `date` was made for */
+    char date[32];                /* "Sun, 29 Nov 2026 10:00:00 GMT" */
     atomic_long inflight;
     int draining;
 } bh_worker;
@@ -53,6 +56,7 @@ struct bh_server {
     int n_workers;
     bh_metrics *metrics;
     bh_ratelimit *ratelimit;
+    bh_accesslog *accesslog; /* NULL when log.access_log is off */
     int64_t drain_deadline_us;
 };
 
@@ -67,7 +71,8 @@ int bh_server_start(bh_server *srv, int n_workers, char *err, size_t errlen);
  * leave its loop; bounded by cfg->drain_timeout_ms.  Any thread. */
 void bh_server_drain(bh_server *srv);
 
-/* Join the worker threads and free them. */
+/* Join the worker threads, then write the access lines still queued and
+ * stop the access-log thread.  bh_server_free frees them. */
 void bh_server_join(bh_server *srv);
 void bh_server_free(bh_server *srv);
 
