@@ -46,6 +46,7 @@ typedef struct sq_conn {
     sqlite3 *db;
     char *lock_path; /* "<path>.migrate.lock" */
     int lock_fd;     /* held migration lock, or -1 */
+    int busy_ms;     /* storage.busy_timeout_ms */
     unsigned long tick;
     sq_stmt cache[SQ_CACHE_MAX];
 } sq_conn;
@@ -153,6 +154,23 @@ static int sq_enable_wal(sq_conn *c, const bh_storage_conf *cfg, char *err, size
     }
 }
 
+/* The busy handler: while another connection holds the write lock, try
+ * again every millisecond, busy_timeout_ms times (so for at least that long).  SQLite's own
+ * (sqlite3_busy_timeout) naps 1, 2, 5 ... then 100 ms at a time, so a writer
+ * that arrives while the outbox dispatcher commits can sleep through many
+ * free moments; under load that was the p99 (bench/checkout.sh: 0.5-0.9 s
+ * at 1 000 orders/s).  A millisecond poll costs nothing next to the fsync
+ * each commit makes. */
+static int sq_busy(void *arg, int count)
+{
+    const sq_conn *c = arg;
+    if ((int64_t)count >= (int64_t)c->busy_ms)
+        return 0; /* give up: SQLITE_BUSY, which the core retries */
+    struct timespec nap = {0, 1000000L};
+    nanosleep(&nap, NULL);
+    return 1;
+}
+
 static int sq_configure(sq_conn *c, const bh_storage_conf *cfg, char *err, size_t errlen)
 {
     const char *sync = sq_sync_pragma(cfg->synchronous);
@@ -163,10 +181,11 @@ static int sq_configure(sq_conn *c, const bh_storage_conf *cfg, char *err, size_
                       cfg->synchronous);
         return -1;
     }
-    /* The busy timeout first, so that switching to WAL waits for another
+    /* The busy handler first, so that switching to WAL waits for another
      * process's lock. */
+    c->busy_ms = cfg->busy_timeout_ms;
     if (sqlite3_extended_result_codes(c->db, 1) != SQLITE_OK ||
-        sqlite3_busy_timeout(c->db, cfg->busy_timeout_ms) != SQLITE_OK) {
+        sqlite3_busy_handler(c->db, sq_busy, c) != SQLITE_OK) {
         bh_db_set_err(err, errlen, "sqlite: %s: %s", cfg->path, sqlite3_errmsg(c->db));
         return -1;
     }

@@ -902,18 +902,73 @@ static void test_sqlite_pragmas(void)
     CU_ASSERT_TRUE(t_text_is(&t, "PRAGMA journal_mode", "wal"));
     CU_ASSERT_EQUAL(t_int(&t, "PRAGMA synchronous", NOARGS), 2); /* FULL */
     CU_ASSERT_EQUAL(t_int(&t, "PRAGMA foreign_keys", NOARGS), 1);
-    CU_ASSERT_EQUAL(t_int(&t, "PRAGMA busy_timeout", NOARGS), 5000);
     t_close(&t);
     cfg.synchronous = (char *)"NORMAL";
-    cfg.busy_timeout_ms = 1234;
     t_open_conf(&t, &cfg);
     CU_ASSERT_EQUAL(t_int(&t, "PRAGMA synchronous", NOARGS), 1);
-    CU_ASSERT_EQUAL(t_int(&t, "PRAGMA busy_timeout", NOARGS), 1234);
     t_close(&t);
+}
+
+static int64_t ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)(t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+typedef struct late_commit {
+    tconn *holder;
+    int after_ms;
+} late_commit;
+
+static void *commit_later(void *arg)
+{
+    late_commit *l = arg;
+    struct timespec nap = {0, (long)l->after_ms * 1000000L};
+    nanosleep(&nap, NULL);
+    bh_db_sqlite.commit(l->holder->c, l->holder->err, sizeof l->holder->err);
+    return NULL;
+}
+
+/* busy_timeout_ms is how long a writer waits for the lock (the driver's own
+ * busy handler, polling every millisecond): it gives up no sooner, takes the
+ * lock as soon as it is free, and does not wait at all with 0. */
+static void test_sqlite_busy_wait(void)
+{
+    bh_storage_conf cfg = fx->cfg;
+    tconn a, b;
+    struct timespec t0;
+
+    t_open(&a);
+    make_items(&a);
+    cfg.busy_timeout_ms = 200;
+    t_open_conf(&b, &cfg);
+    CU_ASSERT_EQUAL(bh_db_sqlite.begin(a.c, 1, a.err, sizeof a.err), BH_DB_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CU_ASSERT_EQUAL(bh_db_sqlite.begin(b.c, 1, b.err, sizeof b.err), BH_DB_RETRY);
+    CU_ASSERT(ms_since(&t0) >= 200); /* waited the whole timeout first */
+    t_close(&b);
+
     cfg.busy_timeout_ms = 0; /* do not wait */
-    t_open_conf(&t, &cfg);
-    CU_ASSERT_EQUAL(t_int(&t, "PRAGMA busy_timeout", NOARGS), 0);
-    t_close(&t);
+    t_open_conf(&b, &cfg);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CU_ASSERT_EQUAL(bh_db_sqlite.begin(b.c, 1, b.err, sizeof b.err), BH_DB_RETRY);
+    CU_ASSERT(ms_since(&t0) < 200);
+    t_close(&b);
+
+    /* the holder commits after 30 ms: a writer waiting up to 5 s gets in */
+    cfg.busy_timeout_ms = 5000;
+    t_open_conf(&b, &cfg);
+    late_commit l = {&a, 30};
+    pthread_t th;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, commit_later, &l), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CU_ASSERT_EQUAL(bh_db_sqlite.begin(b.c, 1, b.err, sizeof b.err), BH_DB_OK);
+    CU_ASSERT(ms_since(&t0) < 5000);
+    pthread_join(th, NULL);
+    bh_db_sqlite.rollback(b.c);
+    t_close(&a);
+    t_close(&b);
 }
 
 /* A writer that cannot get the lock within busy_timeout is told to retry. */
@@ -1333,6 +1388,7 @@ static const test_case storage_tests[] = {
 
 static const test_case sqlite_tests[] = {
     {"pragmas", test_sqlite_pragmas},
+    {"busy wait", test_sqlite_busy_wait},
     {"busy is retry", test_sqlite_busy_retry},
     {"disk full is unavailable, nothing half-written", test_sqlite_disk_full},
     {"lock file", test_sqlite_lock_file},
