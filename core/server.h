@@ -43,7 +43,7 @@ typedef struct bh_worker {
     struct bh_request *spare;     /* the last request's memory, for the next */
     struct evbuffer *spare_body;  /* an empty response buffer, for the next */
     time_t date_sec;              /* the second `date` was made for */
-    char date[32];                /* "Sun, 29 Nov 2026 10:00:00 GMT" */
+    char date[80]; /* "Sun, 29 Nov 2026 10:00:00 GMT"; room for the compiler's worst case */
     atomic_long inflight;
     int draining;
 } bh_worker;

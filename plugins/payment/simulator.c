@@ -116,7 +116,7 @@ static unsigned crc16(const char *s)
 /* A static BR Code (EMV QR) with the payment id as the transaction id. */
 static void pix_payload(const pay_gw_request *rq, char out[PAY_PIX_MAX + 1])
 {
-    char txid[26], amount[24], account[80], extra[40];
+    char txid[26], amount[24], account[80], extra[48];
     size_t j = 0;
     for (const char *p = rq->payment_id; *p && j < 25; p++)
         if (*p != '-')
