@@ -28,7 +28,7 @@ test_packages=(curl jq nginx-light procps postgresql-15 postgresql-client-15 sql
 # make lint, the clang build and make fuzz, make coverage
 quality_packages=(clang-format cppcheck shellcheck clang libclang-rt-14-dev lcov)
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+say() { printf '\033[1m==> [%4ss] %s\033[0m\n' "$SECONDS" "$*" >&2; }
 
 install_missing() {
     local missing=()
