@@ -313,7 +313,7 @@ static int run(const char *sql, const char *const *texts, const int64_t *ints, i
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
     for (int i = 0; i < n; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "$%d", i + 1);
         int idx = sqlite3_bind_parameter_index(st, name);
         if (texts[i] && !strcmp(texts[i], "#"))
