@@ -25,9 +25,13 @@ CONNS=${CONNS:-64}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
 
 tmp=$(mktemp -d)
-pids=()
+# start() runs in a command substitution (a subshell): each server's pid
+# goes to a file, so that cleanup finds them all.
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    local f
+    for f in "$tmp"/*.pid; do
+        [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+    done
     wait 2>/dev/null || true
     rm -rf "$tmp"
 }
@@ -60,7 +64,7 @@ start() {
 JSON
     AWS_XRAY_DAEMON_ADDRESS=$nowhere BILHETAGEM_PLUGIN_DIR="$build/plugins" \
         "$build/bilhetagemd" -c "$tmp/$name.json" >/dev/null 2>"$tmp/$name.err" &
-    pids+=($!)
+    echo $! >"$tmp/$name.pid"
     echo "$port"
 }
 
