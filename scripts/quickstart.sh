@@ -174,8 +174,18 @@ cmd_test() {
     say "make fuzz (${BH_FUZZ_SECONDS:-5} s a target)"
     quiet "make fuzz" build fuzz FUZZ_SECONDS="${BH_FUZZ_SECONDS:-5}"
     say "make distcheck"
-    make -C build -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >/dev/null 2>&1 ||
-        { echo "make distcheck failed; run it in build/ to see why" >&2; exit 1; }
+    if ! make -C build -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror \
+        >build/distcheck.log 2>&1; then
+        # the failing tests' logs are in the unpacked tarball's build
+        grep -hE "^(FAIL|ERROR):" build/distcheck.log >&2 || tail -n 40 build/distcheck.log >&2
+        { grep -rlE --include='*.log' "^(FAIL|ERROR)" build/bilhetagem-*/_build 2>/dev/null || true; } |
+            grep -v 'test-suite.log' | while IFS= read -r log; do
+                echo "---- $log" >&2
+                tail -n 60 "$log" >&2
+            done
+        echo "make distcheck failed (build/distcheck.log)" >&2
+        exit 1
+    fi
     say "all tests passed"
 }
 
