@@ -123,7 +123,9 @@ describe('two nodes behind nginx on one PostgreSQL', { timeout: 120_000 }, () =>
     assert.equal(count(201), SEATS, `statuses: ${[...new Set(results.map((r) => r.status))]}`);
     assert.equal(count(409), BUYERS - SEATS);
     for (const r of results.filter((x) => x.status === 409)) assert.equal(r.json.type.endsWith('/insufficient-inventory'), true);
-    assert.ok(served(shop.server, '/orders') > 0 && served(second, '/orders') > 0, 'the balancer used both nodes');
+    // access lines are written by an idle-priority thread: wait for them
+    await waitFor(() => served(shop.server, '/orders') > 0 && served(second, '/orders') > 0,
+                  { timeoutMs: 15_000, what: 'access lines from both nodes: the balancer used both' });
     for (const port of [shop.port, second.port]) {
       const ev = await request({ port, path: `/events/${cat.id}` });
       assert.equal(ev.json.ticket_types.find((t) => t.id === seat).available, 0);
